@@ -1,0 +1,236 @@
+"""The data contract: the tables a dataset provides, their columns and what each one means.
+
+This module is the single written-down definition of the contract. Loading (``churn.loading``)
+maps a user's files onto it and validation checks it; the features, the simulator and the docs
+all read it from here. README.md's "Data contract" section is generated from the same specs
+(``contract_markdown``) so the two never disagree.
+
+After loading, every table is normalised the same way, whatever the source looked like:
+
+- ``customer_id`` is a string;
+- dates and timestamps are tz-naive ``datetime64[ns]`` (missing = ``NaT``);
+- numbers are ``float64`` (missing = ``NaN``); free text and categories are strings;
+- event tables always carry ``recorded_at``: when the record became known to the business. Where
+  the source has no such column it equals the event's own time (``timestamp`` or, for usage, the
+  end of the usage period). Point-in-time features only see records with ``recorded_at < as_of``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+Kind = Literal["id", "datetime", "number", "string"]
+
+TABLE_NAMES: tuple[str, ...] = ("customers", "interactions", "nps", "usage")
+EVENT_TABLES: tuple[str, ...] = ("interactions", "nps", "usage")
+
+#: NPS bands as defined by Reichheld: 0-6 detractor, 7-8 passive, 9-10 promoter.
+NPS_DETRACTOR_MAX = 6
+NPS_PROMOTER_MIN = 9
+
+#: How long one row of the usage table covers, by the config's ``usage.period``.
+USAGE_PERIODS: dict[str, pd.DateOffset] = {
+    "day": pd.DateOffset(days=1),
+    "week": pd.DateOffset(weeks=1),
+    "month": pd.DateOffset(months=1),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the contract."""
+
+    name: str
+    kind: Kind
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of the contract."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    required: bool = True
+    #: usage only: any further numeric column is a usage metric.
+    extra_numeric_columns: bool = False
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no contract column {name!r}")
+
+
+CUSTOMERS = TableSpec(
+    name="customers",
+    description="One row per customer account, current state as extracted.",
+    columns=(
+        Column("customer_id", "id", True, "Unique identifier of the customer account."),
+        Column("signup_date", "datetime", True, "Date the customer started (first contract)."),
+        Column(
+            "churn_date",
+            "datetime",
+            False,
+            "Date the customer left; empty while still a customer. Required unless the dataset "
+            "config defines churn by inactivity or by a static flag.",
+        ),
+        Column("name", "string", False, "Account name shown to account teams."),
+        Column("segment", "string", False, "Customer segment, e.g. SMB, Mid-Market, Enterprise."),
+        Column("plan", "string", False, "Product plan or tier."),
+        Column("region", "string", False, "Sales region."),
+        Column("account_owner", "string", False, "Account manager responsible for the customer."),
+        Column(
+            "contract_end_date",
+            "datetime",
+            False,
+            "End of the current contract term (next renewal). Treated as known at any time: it is "
+            "fixed when the contract is signed.",
+        ),
+        Column("arr", "number", False, "Annual recurring revenue, in the account currency."),
+    ),
+)
+
+INTERACTIONS = TableSpec(
+    name="interactions",
+    description="Support tickets, contact-centre calls, emails, chats, visits and complaints.",
+    columns=(
+        Column("customer_id", "id", True, "Customer the interaction belongs to."),
+        Column("timestamp", "datetime", True, "When the interaction was opened."),
+        Column("channel", "string", True, "phone, email, chat, visit, ..."),
+        Column("category", "string", True, "complaint, incident, billing, how-to, ..."),
+        Column(
+            "resolved_at",
+            "datetime",
+            False,
+            "When the ticket was resolved; empty = still open at extraction.",
+        ),
+        Column("csat", "number", False, "Satisfaction with the interaction, 1 (bad) to 5 (good)."),
+        Column("sentiment", "number", False, "Sentiment of the interaction, -1 (negative) to 1."),
+        Column(
+            "recorded_at",
+            "datetime",
+            False,
+            "When the record reached the data (late-arriving records); defaults to timestamp.",
+        ),
+    ),
+)
+
+NPS = TableSpec(
+    name="nps",
+    description=(
+        "NPS survey responses, and optionally the survey sends that got no answer "
+        "(a row with sent_at and an empty score), so that silence can count."
+    ),
+    columns=(
+        Column("customer_id", "id", True, "Customer surveyed."),
+        Column(
+            "timestamp",
+            "datetime",
+            True,
+            "When the customer answered; empty for a survey sent but not answered.",
+        ),
+        Column("score", "number", True, "Likelihood to recommend, 0-10; empty if not answered."),
+        Column("sent_at", "datetime", False, "When the survey was sent; defaults to timestamp."),
+        Column("comment", "string", False, "Free-text verbatim."),
+        Column(
+            "recorded_at",
+            "datetime",
+            False,
+            "When the response reached the data; defaults to timestamp (sent_at if unanswered).",
+        ),
+    ),
+)
+
+USAGE = TableSpec(
+    name="usage",
+    description=(
+        "Product utilisation per customer and period (day, week or month starting at date). "
+        "Every other numeric column is a metric, e.g. active_users, seats_licensed, logins."
+    ),
+    columns=(
+        Column("customer_id", "id", True, "Customer."),
+        Column("date", "datetime", True, "Start of the period the row covers."),
+        Column(
+            "recorded_at",
+            "datetime",
+            False,
+            "When the row reached the data; defaults to the end of its period.",
+        ),
+    ),
+    extra_numeric_columns=True,
+)
+
+SPECS: dict[str, TableSpec] = {s.name: s for s in (CUSTOMERS, INTERACTIONS, NPS, USAGE)}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """A validated dataset, normalised to the contract. Produced by ``churn.loading.load_dataset``.
+
+    Parameters
+    ----------
+    customers, interactions, nps, usage
+        Tables normalised as described in the module docstring. An event table the dataset does
+        not have is an empty frame with the contract's columns.
+    extraction_date
+        The instant the data was extracted: nothing at or after it is known. Weekly scoring
+        defaults to the last snapshot date not after it.
+    usage_period
+        "day", "week" or "month": how long one usage row covers.
+    usage_metrics
+        Names of the numeric metric columns in ``usage``.
+    name
+        Dataset name, for lineage.
+    """
+
+    customers: pd.DataFrame
+    interactions: pd.DataFrame
+    nps: pd.DataFrame
+    usage: pd.DataFrame
+    extraction_date: pd.Timestamp
+    usage_period: str = "week"
+    usage_metrics: tuple[str, ...] = ()
+    name: str = "dataset"
+    #: "date": customers.churn_date is given; "inactivity": churn is no activity for
+    #: ``inactivity_days`` days, dated at the last activity (derived by ``churn.spine``);
+    #: "flag": a static table whose label column says who left (no time axis).
+    churn_definition: str = "date"
+    inactivity_days: int | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    def table(self, name: str) -> pd.DataFrame:
+        return getattr(self, name)
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty frame with the contract's columns and normalised dtypes."""
+    spec = SPECS[name]
+    dtypes = {"id": "str", "datetime": "datetime64[ns]", "number": "float64", "string": "str"}
+    return pd.DataFrame({c.name: pd.Series(dtype=dtypes[c.kind]) for c in spec.columns})
+
+
+def contract_markdown() -> str:
+    """The contract as Markdown tables, for README.md and ``churn contract``."""
+    lines: list[str] = []
+    for spec in SPECS.values():
+        lines.append(f"#### `{spec.name}`\n\n{spec.description}\n")
+        lines.append("| column | type | required | meaning |")
+        lines.append("|---|---|---|---|")
+        for c in spec.columns:
+            lines.append(
+                f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {c.description} |"
+            )
+        if spec.extra_numeric_columns:
+            lines.append("| *any other* | number | no | A usage metric (non-negative). |")
+        lines.append("")
+    return "\n".join(lines)
