@@ -48,3 +48,13 @@ def test_empty_tables_have_contract_columns_and_normalised_dtypes():
     frame = empty_table("interactions")
     assert list(frame.columns) == [c.name for c in SPECS["interactions"].columns]
     assert str(frame["timestamp"].dtype) == "datetime64[ns]"
+
+
+def test_readme_contract_section_matches_the_code():
+    # README's contract is generated from churn.contract; regenerate it when the contract changes:
+    # python -c "from churn.contract import contract_markdown; print(contract_markdown())"
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- contract:start -->\n", 1)[1].split("<!-- contract:end -->", 1)[0]
+    assert section == contract_markdown()
