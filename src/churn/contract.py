@@ -90,11 +90,19 @@ CUSTOMERS = TableSpec(
         Column("region", "string", False, "Sales region."),
         Column("account_owner", "string", False, "Account manager responsible for the customer."),
         Column(
+            "contract_months",
+            "number",
+            False,
+            "Contract term in months (1 = monthly, 12 = annual). Renewals fall on the signup "
+            "anniversaries of the term; this is what point-in-time features use for days to renewal.",
+        ),
+        Column(
             "contract_end_date",
             "datetime",
             False,
-            "End of the current contract term (next renewal). Treated as known at any time: it is "
-            "fixed when the contract is signed.",
+            "End of the contract term in effect at extraction. Shown to account teams, never used as "
+            "a feature: for a customer who left it is the renewal they left at, so as a feature it "
+            "would leak the label.",
         ),
         Column("arr", "number", False, "Annual recurring revenue, in the account currency."),
     ),
