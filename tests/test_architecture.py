@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "training": 3,
     "plots": 3,
     "explain": 4,
+    "analysis": 4,
     "scoring": 4,
     "outputs": 5,
     "tracking": 5,

@@ -53,6 +53,199 @@ def contract() -> None:
     typer.echo(contract_markdown())
 
 
+@app.command()
+def simulate(
+    customers: Annotated[
+        int, typer.Option("--customers", "-n", min=1, help="Number of customer accounts.")
+    ] = 3000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 0,
+    out: Annotated[
+        Path, typer.Option("--out", help="Dataset folder to write (replaced atomically).")
+    ] = Path("data/raw/demo"),
+    start: Annotated[str, typer.Option(help="First day of the history.")] = "2024-01-01",
+    months: Annotated[int, typer.Option(help="Months of history.")] = 24,
+    mess_rate: Annotated[
+        float,
+        typer.Option(help="Rate of duplicates, missing values and late records (0 = clean)."),
+    ] = 0.01,
+    fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+) -> None:
+    """Simulate a B2B customer base with its ground truth, for demos, tests and benchmarks.
+
+    Writes customers, interactions, nps and usage tables, a dataset.yaml and ground_truth/
+    (the latent health per customer and week, and the process parameters).
+    """
+    from rich.progress import Progress
+
+    import churn.simulate as simulation
+
+    if fmt not in simulation.FORMATS:  # fail before minutes of simulation, not after
+        raise ChurnError(f"--format must be one of {', '.join(simulation.FORMATS)}, got {fmt!r}")
+    with Progress(transient=True) as bar:
+        task = bar.add_task("Simulating weeks", total=None)
+        sim = simulation.simulate(
+            customers,
+            seed=seed,
+            start=start,
+            months=months,
+            mess_rate=mess_rate,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+        bar.update(task, description="Writing files")
+        path = simulation.write_dataset(sim, out, fmt=fmt)
+    typer.echo(f"{sim.summary()} -> {path}")
+
+
+@app.command()
+def validate(data: DataOpt) -> None:
+    """Check a dataset against the data contract: a summary, or every problem (exit code 2).
+
+    Reads only; nothing is written.
+    """
+    from churn.loading import load_dataset, summarize
+
+    # A DataValidationError lists every problem; main() prints it and exits with 2.
+    typer.echo(summarize(load_dataset(data)))
+
+
+@app.command()
+def train(
+    data: DataOpt = Path("data/raw/demo"),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Make the new model champion even if it is worse.")
+    ] = False,
+    experiment: Annotated[str, typer.Option("--experiment", help="MLflow experiment.")] = "churn",
+    backtest: Annotated[
+        bool, typer.Option("--backtest/--no-backtest", help="Rolling out-of-time backtest.")
+    ] = True,
+) -> None:
+    """Train out of time, compare with baselines, log to MLflow, register; promote if no worse."""
+    from rich.console import Console
+
+    from churn.pipelines.train import run_train, summary_renderables
+    from churn.settings import load_settings
+
+    report = run_train(
+        data, config, force=force, experiment=experiment, run_backtest=backtest, progress=True
+    )
+    console = Console()
+    k = load_settings(config).training.capacity_k
+    for item in summary_renderables(report, capacity_k=k):
+        console.print(item)
+
+
+@app.command()
+def tune(
+    data: DataOpt = Path("data/raw/demo"),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option("--trials", help="Optuna trials (default training.tune_trials).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Budget in seconds (training.tune_timeout_s).")
+    ] = None,
+) -> None:
+    """Tune LightGBM with Optuna on the validation window (never the test window)."""
+    import yaml
+
+    from churn.pipelines.train import run_tune
+
+    best, table, run_id = run_tune(data, config, trials=trials, timeout_s=timeout)
+    typer.echo(
+        f"{len(table)} trials, best validation log loss {table['value'].min():.4f} (run {run_id})."
+    )
+    typer.echo("Put this in your config file, then run `make train`:\n")
+    rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in best.items()}
+    typer.echo(yaml.safe_dump({"training": {"lightgbm": rounded}}, sort_keys=False))
+
+
+@app.command()
+def score(
+    data: DataOpt = Path("data/raw/demo"),
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Snapshot date YYYY-MM-DD (default: the latest complete week in the data, "
+            "i.e. the last snapshot Monday not after the extraction date).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Root of the week folders; the list goes to OUT/<as_of>/."),
+    ] = Path("data/at_risk"),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
+    ] = None,
+) -> None:
+    """Write the week's at-risk list: scores, reasons, plays, Excel per owner, HTML report."""
+    from churn.pipelines.score import run_score
+
+    result = run_score(data, as_of=as_of, out=out, config=config)
+    h = result.headline
+    typer.echo(
+        f"as_of {result.as_of.date()}: {h['active']:,} active, {h['scored']:,} scored, "
+        f"{h['excluded']:,} excluded; {h['listed']:,} on the list "
+        f"(ARR {h['arr_listed']:,.0f}, revenue at risk {h['revenue_at_risk']:,.0f}); "
+        f"{h['new']} new, {h['up']} up, {h['down']} down, {h['dropped_off']} dropped off."
+    )
+    for row in result.at_risk.head(5).itertuples():
+        typer.echo(
+            f"  {row.rank:>3}. {row.customer_id} {row.name if isinstance(row.name, str) else ''}"
+            f" {row.churn_probability:.0%} ({row.risk_tier}): {row.reason_1 or '-'}"
+        )
+    typer.echo(f"Wrote {len(result.files)} files to {result.folder} (open report.html).")
+
+
+@app.command()
+def features(
+    data: DataOpt,
+    as_of: Annotated[
+        list[str],
+        typer.Option(
+            "--as-of",
+            help="Snapshot date YYYY-MM-DD; repeat for several. Features see only records "
+            "before this instant.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output Parquet file.")],
+) -> None:
+    """Build point-in-time features for every customer active at each --as-of date."""
+    import os
+    import tempfile
+
+    import pandas as pd
+
+    from churn.loading import load_dataset
+    from churn.spine import build_scoring_frame
+
+    try:
+        dates = sorted({pd.Timestamp(d) for d in as_of})
+    except ValueError as exc:
+        raise ChurnError(f"--as-of takes dates like 2024-03-04: {exc}") from None
+    tables = load_dataset(data)
+    frames = [build_scoring_frame(tables, d, progress=True) for d in dates]
+    frame = pd.concat(frames, ignore_index=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Write next to the target, then rename: a crash never leaves a half-written file.
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    typer.echo(
+        f"{len(frame):,} rows x {frame.shape[1] - 2} features for {len(dates)} date(s) -> {out}"
+    )
+
+
 def main() -> None:
     """Console-script entry point: user errors become a clear message and exit code 2."""
     try:
