@@ -1,0 +1,998 @@
+"""Point-in-time features: every value as it was known at the snapshot instant ``as_of``.
+
+``build_features(spine, tables)`` is the one feature function. Training calls it on a spine of
+many weekly snapshots; weekly scoring calls it on a spine of one date (``churn.spine``). The
+only difference between the two is the spine, so training and scoring cannot drift apart.
+
+The visibility rule, written down once
+--------------------------------------
+A record is visible at ``as_of`` only if it happened strictly before ``as_of`` **and** reached
+the data strictly before ``as_of`` (``recorded_at < as_of``). Windowed features see
+``as_of - window <= t < as_of``. A usage row covers ``[date, date + period)``: it is visible only
+once its whole period has ended (``date + period <= as_of``) and it was recorded before
+``as_of``; otherwise a monthly row would leak the weeks after ``as_of``. Usage windows are placed
+on the period end (``as_of - window < end <= as_of``).
+
+Engine
+------
+Event aggregation runs as Ibis expressions on an in-memory DuckDB connection; nothing loops over
+rows in Python. Two query shapes, both avoiding one rescan per snapshot:
+
+* windowed features: a range join of the spine to the events on ``customer_id`` and
+  ``as_of - max_window <= t < as_of``, then one ``GROUP BY`` snapshot row with conditional
+  aggregates (``FILTER (WHERE ...)``) per window;
+* unbounded "last"/"count so far" features: the events are pre-aggregated into running totals
+  per customer, ordered by the instant each became visible, and an ``ASOF JOIN`` picks, for each
+  snapshot, the last running total visible before ``as_of``.
+
+The spine is processed in chunks of snapshot dates so that the joined frame stays bounded.
+Timestamps are floored to microseconds (DuckDB's precision) before they reach the engine; flooring
+both sides never makes a later record visible. No SQL strings are written by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.contract import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, USAGE_PERIODS, Tables
+from churn.errors import ChurnError
+
+log = logging.getLogger(__name__)
+
+#: Windows (days) for interaction counts.
+INTERACTION_WINDOWS: tuple[int, ...] = (30, 90, 180)
+#: At most this many channels and categories get their own count columns (the most frequent).
+MAX_LEVELS = 8
+#: At most this many usage metrics get utilisation features (in the dataset's order).
+MAX_METRICS = 8
+#: A complaint is "old" once it has been open this long.
+OLD_COMPLAINT_DAYS = 14
+#: Experience balance: half-life of a credit or debit, in days. After 60 days an event counts
+#: half, after 180 days an eighth: recent experience dominates, old grudges fade.
+BALANCE_HALF_LIFE_DAYS = 60.0
+#: A ticket resolved within this many days earns a credit ...
+FAST_RESOLUTION_DAYS = 2
+#: ... and one still unresolved after this many days a debit, dated when it crossed the line.
+LEFT_OPEN_DAYS = 7
+#: Credits (+) and debits (-) of the experience balance.
+BALANCE_WEIGHTS: dict[str, float] = {
+    "fast_resolution": 1.0,
+    "complaint": -2.0,
+    "left_open": -1.0,
+    "detractor": -2.0,
+    "promoter": 1.0,
+}
+#: Without ``contract_months``, terms are assumed to be this long when rolling ``contract_end_date`` back to the
+#: renewal that was ahead at ``as_of`` (see ``_account_features``).
+TERM_DAYS = 365
+#: Rough cap on joined rows per chunk of snapshot dates (memory, not correctness).
+CHUNK_PAIRS = 20_000_000
+#: Usage column names treated as licensed capacity rather than activity.
+SEAT_METRICS = ("seats_licensed", "seats", "licensed_seats", "licenses")
+ACTIVE_METRICS = ("active_users", "users_active", "active_seats")
+NPS_CATEGORIES = ("detractor", "passive", "promoter")
+#: The fixed origin of the experience-balance exponentials (see ``_balance_features``). Fixed,
+#: not data-dependent, so that adding records after as_of cannot change a value even by rounding.
+_BALANCE_ORIGIN = pd.Timestamp("2000-01-01")
+_US = "datetime64[us]"
+
+
+def slug(value: str) -> str:
+    """A column-name-safe version of a category or channel value (``"How-to"`` -> ``how_to``)."""
+    s = re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_")
+    return s or "unknown"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which data-dependent feature columns exist. Part of a trained model.
+
+    The columns generated per channel, category and usage metric, and the category lists of the
+    account columns, depend on the data. Training derives them once (``from_tables``) and stores
+    them with the model; scoring passes the same spec so that both produce identical columns.
+
+    Parameters
+    ----------
+    channels, categories
+        Interaction channel / category values that get their own count columns.
+    usage_metrics
+        Usage metric columns that get utilisation features.
+    plans, segments, regions
+        Category lists of ``acct_plan``, ``acct_segment`` and ``acct_region``.
+    has_resolution, has_csat, has_sentiment
+        Whether interactions carry ``resolved_at``, ``csat`` and ``sentiment`` values.
+    """
+
+    channels: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    usage_metrics: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    has_resolution: bool = False
+    has_csat: bool = False
+    has_sentiment: bool = False
+    windows: tuple[int, ...] = field(default=INTERACTION_WINDOWS)
+
+    @classmethod
+    def from_tables(cls, tables: Tables) -> FeatureSpec:
+        """Derive the spec from a dataset (most frequent channels/categories, its metrics)."""
+        inter = tables.interactions
+        cust = tables.customers
+
+        def top(frame: pd.DataFrame, col: str) -> tuple[str, ...]:
+            if col not in frame or frame.empty:
+                return ()
+            counts = frame[col].dropna().astype(str).value_counts()
+            # Ties broken by name so the spec does not depend on row order.
+            counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+            return tuple(counts.index[:MAX_LEVELS])
+
+        def levels(col: str) -> tuple[str, ...]:
+            if col not in cust:
+                return ()
+            return tuple(sorted(cust[col].dropna().astype(str).unique()))
+
+        def present(col: str) -> bool:
+            return col in inter and bool(inter[col].notna().any())
+
+        metrics = tuple(m for m in tables.usage_metrics if m in tables.usage)[:MAX_METRICS]
+        return cls(
+            channels=top(inter, "channel"),
+            categories=top(inter, "category"),
+            usage_metrics=metrics,
+            plans=levels("plan"),
+            segments=levels("segment"),
+            regions=levels("region"),
+            has_resolution=present("resolved_at"),
+            has_csat=present("csat"),
+            has_sentiment=present("sentiment"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, to store next to a model."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> FeatureSpec:
+        """Inverse of ``to_dict``."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+
+def feature_names(spec: FeatureSpec) -> list[str]:
+    """Every feature column ``build_features`` produces for ``spec``, in output order."""
+    names = [
+        "acct_tenure_days",
+        "acct_days_to_renewal",
+        "acct_plan",
+        "acct_segment",
+        "acct_region",
+        "acct_arr",
+    ]
+    for w in spec.windows:
+        names.append(f"int_tickets_{w}d")
+        names += [f"int_ch_{slug(c)}_{w}d" for c in spec.channels]
+        names += [f"int_cat_{slug(c)}_{w}d" for c in spec.categories]
+    names += ["int_days_since_contact", "int_trend_30d_90d"]
+    if spec.has_resolution:
+        names += [
+            "int_open_tickets",
+            f"int_open_complaints_{OLD_COMPLAINT_DAYS}d",
+            "int_resolution_days_mean_90d",
+            "int_resolution_days_max_90d",
+        ]
+    if spec.has_csat:
+        names.append("int_csat_mean_90d")
+    if spec.has_sentiment:
+        names.append("int_sentiment_mean_90d")
+    names += [
+        "nps_last",
+        "nps_last_category",
+        "nps_previous",
+        "nps_delta",
+        "nps_min_180d",
+        "nps_days_since_response",
+        "nps_responses_365d",
+        "nps_response_rate_365d",
+    ]
+    for m in spec.usage_metrics:
+        s = slug(m)
+        names += [
+            f"util_{s}_30d",
+            f"util_{s}_ratio_30d_90d",
+            f"util_{s}_slope_90d",
+            f"util_{s}_cv_90d",
+        ]
+    if _seat_pair(spec.usage_metrics):
+        names.append("util_seat_utilisation_30d")
+    names += ["util_days_since_active", "exp_balance"]
+    return names
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------
+
+
+def build_features(
+    spine: pd.DataFrame,
+    tables: Tables,
+    spec: FeatureSpec | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Point-in-time features for every (customer_id, as_of) row of ``spine``.
+
+    Parameters
+    ----------
+    spine
+        Frame with ``customer_id`` and ``as_of`` (other columns are ignored). Not modified.
+    tables
+        The validated dataset.
+    spec
+        Which data-dependent columns to build; ``None`` derives it from ``tables``. Pass the
+        model's spec when scoring so the columns match the ones it was trained on.
+    progress
+        Show a rich progress bar (per chunk of snapshot dates and feature family).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Exactly one row per spine row, in the same order and with the same index: columns
+        ``customer_id``, ``as_of`` and then ``feature_names(spec)``.
+    """
+    missing = {"customer_id", "as_of"} - set(spine.columns)
+    if missing:
+        raise ChurnError(
+            f"the spine lacks column(s) {sorted(missing)}; build it with churn.spine.build_spine"
+        )
+    spec = spec if spec is not None else FeatureSpec.from_tables(tables)
+    out = spine[["customer_id", "as_of"]].copy()
+    out["customer_id"] = out["customer_id"].astype("str")
+    out["as_of"] = pd.to_datetime(out["as_of"])
+    if out["as_of"].isna().any():
+        raise ChurnError("the spine has rows with an empty as_of; every snapshot needs a date")
+    names = feature_names(spec)
+    if out.empty:
+        return _finish(out, pd.DataFrame(index=pd.RangeIndex(0)), spec, names)
+
+    # Internal row key: spine rows may repeat (customer, as_of) and carry any index.
+    work = pd.DataFrame(
+        {
+            "customer_id": out["customer_id"].to_numpy(),
+            "as_of": out["as_of"].to_numpy().astype(_US),
+            "_row": np.arange(len(out), dtype="int64"),
+        }
+    )
+    events = _prepare_events(tables, spec)
+    parts: list[pd.DataFrame] = [_account_features(work, tables.customers, spec)]
+
+    chunks = list(_chunks(work, events))
+    engine = _Engine(events, spec, materialise=len(chunks) > 1)
+    families: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
+        ("interactions", engine.interactions),
+        ("nps", engine.nps),
+        ("utilisation", engine.usage),
+        ("experience balance", engine.balance),
+    ]
+    with _progress_bar(progress, len(chunks) * len(families)) as advance:
+        for chunk in chunks:
+            chunk_parts = []
+            for label, fn in families:
+                advance(label)
+                chunk_parts.append(fn(chunk))
+            parts.append(pd.concat(chunk_parts, axis=1))
+    acct = parts[0]
+    event_feats = pd.concat(parts[1:], axis=0) if len(parts) > 1 else pd.DataFrame()
+    feats = acct.join(event_feats, how="left")
+    return _finish(out, feats, spec, names)
+
+
+# --------------------------------------------------------------------------------------------
+# Preparation (vectorised pandas: fill contract defaults, floor timestamps to microseconds)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Events:
+    interactions: pd.DataFrame
+    nps: pd.DataFrame
+    usage: pd.DataFrame
+    balance: pd.DataFrame
+    max_lookback: pd.Timedelta
+
+
+def _ts(frame: pd.DataFrame, col: str) -> pd.Series:
+    if col not in frame:
+        return pd.Series(pd.NaT, index=frame.index, dtype=_US)
+    return pd.to_datetime(frame[col]).astype(_US)
+
+
+def _num(frame: pd.DataFrame, col: str) -> pd.Series:
+    if col not in frame:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    return pd.to_numeric(frame[col], errors="coerce").astype("float64")
+
+
+def _require(frame: pd.DataFrame, table: str, cols: Sequence[str]) -> None:
+    missing = [c for c in cols if c not in frame]
+    if missing:
+        raise ChurnError(
+            f"table {table!r} lacks required column(s) {missing}; map them in the dataset "
+            "config or load the data with churn.loading.load_dataset"
+        )
+
+
+def _prepare_events(tables: Tables, spec: FeatureSpec) -> _Events:
+    # --- interactions ---
+    raw = tables.interactions
+    _require(raw, "interactions", ["customer_id", "timestamp", "channel", "category"])
+    t = _ts(raw, "timestamp")
+    rec = _ts(raw, "recorded_at").fillna(t)
+    inter = pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"].astype("str"),
+            "t": t,
+            # A record is visible once it has happened AND reached the data.
+            "avail": np.maximum(t, rec),
+            "rec": rec,
+            "resolved_at": _ts(raw, "resolved_at"),
+            "channel": raw["channel"].astype("str"),
+            "category": raw["category"].astype("str"),
+            "is_complaint": raw["category"]
+            .astype("str")
+            .str.lower()
+            .str.contains("complain")
+            .astype(bool),
+            "csat": _num(raw, "csat"),
+            "sentiment": _num(raw, "sentiment"),
+        }
+    )
+    inter = inter[inter["t"].notna()].reset_index(drop=True)
+
+    # --- nps ---
+    raw = tables.nps
+    _require(raw, "nps", ["customer_id", "timestamp", "score"])
+    t = _ts(raw, "timestamp")
+    score = _num(raw, "score")
+    sent = _ts(raw, "sent_at").fillna(t)
+    answered = t.notna() & score.notna()
+    # An unanswered send is known when it was sent; an answer when it was given.
+    happened = t.where(answered, sent)
+    rec = _ts(raw, "recorded_at").fillna(happened)
+    nps = pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"].astype("str"),
+            "t": t.where(answered),
+            "sent": sent,
+            "happened": happened,
+            "avail": np.maximum(happened, rec),
+            "score": score.where(answered),
+            "answered": answered,
+        }
+    )
+    nps = nps[nps["happened"].notna()].reset_index(drop=True)
+
+    # --- usage ---
+    raw = tables.usage
+    metrics = list(spec.usage_metrics)
+    _require(raw, "usage", ["customer_id", "date", *metrics])
+    date = _ts(raw, "date")
+    period = USAGE_PERIODS.get(tables.usage_period)
+    if period is None:
+        raise ChurnError(
+            f"usage_period {tables.usage_period!r} is not one of {sorted(USAGE_PERIODS)}; "
+            "set usage.period in the dataset config"
+        )
+    end = (date + period).astype(_US) if len(date) else date
+    rec = _ts(raw, "recorded_at").fillna(end)
+    usage = pd.DataFrame(
+        {"customer_id": raw["customer_id"].astype("str"), "end": end, "rec": rec},
+    )
+    for m in metrics:
+        usage[f"m_{slug(m)}"] = _num(raw, m)
+    active_cols = activity_columns([m for m in tables.usage_metrics if m in raw])
+    if active_cols:
+        usage["active"] = (raw[active_cols].apply(pd.to_numeric, errors="coerce") > 0).any(axis=1)
+    else:
+        usage["active"] = False
+    # Visible iff end <= as_of and rec < as_of. As one strict key for the as-of join:
+    # end <= as_of  <=>  end - 1us < as_of at microsecond precision.
+    usage["avail"] = np.maximum(usage["end"] - pd.Timedelta(microseconds=1), usage["rec"])
+    usage = usage[usage["end"].notna()].reset_index(drop=True)
+
+    balance = _balance_events(inter, nps, spec)
+    lookback = pd.Timedelta(days=max((*spec.windows, 120, 365)))
+    return _Events(inter, nps, usage, balance, lookback)
+
+
+def _balance_events(inter: pd.DataFrame, nps: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Credits and debits of the experience balance, each with the instant it happened (``t``)
+    and the instant it became visible (``avail``)."""
+    frames = []
+
+    def add(cid: pd.Series, t: pd.Series, avail: pd.Series, weight: float) -> None:
+        frames.append(
+            pd.DataFrame({"customer_id": cid, "t": t, "avail": avail, "w": weight}).dropna(
+                subset=["t", "avail"]
+            )
+        )
+
+    complaints = inter[inter["is_complaint"]]
+    add(
+        complaints["customer_id"],
+        complaints["t"],
+        complaints["avail"],
+        BALANCE_WEIGHTS["complaint"],
+    )
+    if spec.has_resolution:
+        took = inter["resolved_at"] - inter["t"]
+        fast = inter[took.notna() & (took <= pd.Timedelta(days=FAST_RESOLUTION_DAYS))]
+        # The credit is earned at resolution, so it is invisible until then.
+        add(
+            fast["customer_id"],
+            fast["resolved_at"],
+            np.maximum(fast["resolved_at"], fast["rec"]),
+            BALANCE_WEIGHTS["fast_resolution"],
+        )
+        slow = inter[took.isna() | (took > pd.Timedelta(days=LEFT_OPEN_DAYS))]
+        # The debit happens when the ticket crosses LEFT_OPEN_DAYS unresolved: at that instant
+        # "not resolved yet" is already a fact, whatever happens to the ticket later.
+        crossed = slow["t"] + pd.Timedelta(days=LEFT_OPEN_DAYS)
+        add(
+            slow["customer_id"],
+            crossed,
+            np.maximum(crossed, slow["rec"]),
+            BALANCE_WEIGHTS["left_open"],
+        )
+    ans = nps[nps["answered"]]
+    det = ans[ans["score"] <= NPS_DETRACTOR_MAX]
+    add(det["customer_id"], det["t"], det["avail"], BALANCE_WEIGHTS["detractor"])
+    pro = ans[ans["score"] >= NPS_PROMOTER_MIN]
+    add(pro["customer_id"], pro["t"], pro["avail"], BALANCE_WEIGHTS["promoter"])
+    out = pd.concat(frames, ignore_index=True)
+    out["customer_id"] = out["customer_id"].astype("str")
+    out["w"] = out["w"].astype("float64")
+    for col in ("t", "avail"):
+        out[col] = out[col].astype(_US)
+    return out
+
+
+def _chunks(work: pd.DataFrame, events: _Events) -> Iterator[pd.DataFrame]:
+    """Split the spine into runs of consecutive snapshot dates whose joined size stays bounded."""
+    dates = np.sort(work["as_of"].unique())
+    n_events = max(len(events.interactions) + len(events.usage) + len(events.nps), 1)
+    n_customers = max(work["customer_id"].nunique(), 1)
+    # Each snapshot row joins to about (events per customer in the lookback window) rows.
+    span = pd.Series(
+        [f.max() for f in (events.interactions["t"], events.usage["end"], events.nps["happened"])]
+        + [f.min() for f in (events.interactions["t"], events.usage["end"], events.nps["happened"])]
+    ).dropna()
+    span_days = (span.max() - span.min()).days if len(span) else 0
+    share = min(1.0, events.max_lookback.days / max(span_days, 1))
+    per_row = n_events / n_customers * share
+    rows_per_date = len(work) / len(dates)
+    per_chunk = max(1, int(CHUNK_PAIRS / max(per_row * rows_per_date, 1.0)))
+    for i in range(0, len(dates), per_chunk):
+        sel = dates[i : i + per_chunk]
+        yield work[work["as_of"].isin(sel)]
+
+
+class _progress_bar:
+    """A rich progress bar when enabled, a no-op otherwise; yields an ``advance(label)``."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self) -> Callable[[str], None]:
+        if not self.enabled:
+            return lambda label: None
+        from rich.progress import Progress
+
+        self._bar = Progress()
+        self._bar.__enter__()
+        task = self._bar.add_task("features", total=self.total)
+
+        def advance(label: str) -> None:
+            self._bar.update(task, advance=1, description=f"features: {label}")
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._bar.__exit__(*exc)
+
+
+# --------------------------------------------------------------------------------------------
+# Account (static attributes: pandas, no events)
+# --------------------------------------------------------------------------------------------
+
+
+def _account_features(
+    work: pd.DataFrame, customers: pd.DataFrame, spec: FeatureSpec
+) -> pd.DataFrame:
+    _require(customers, "customers", ["customer_id", "signup_date"])
+    ids = customers["customer_id"].astype("str")
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise ChurnError(
+            f"table 'customers' has {len(dup)} duplicated customer_id value(s), e.g. "
+            f"{list(dup.unique()[:3])}; keep one row per customer"
+        )
+    cust = pd.DataFrame(
+        {
+            "signup_date": _ts(customers, "signup_date").to_numpy(),
+            "contract_end": _ts(customers, "contract_end_date").to_numpy(),
+            "contract_months": _num(customers, "contract_months").to_numpy(),
+            "plan": customers["plan"].astype("str").to_numpy() if "plan" in customers else None,
+            "segment": customers["segment"].astype("str").to_numpy()
+            if "segment" in customers
+            else None,
+            "region": customers["region"].astype("str").to_numpy()
+            if "region" in customers
+            else None,
+            "arr": _num(customers, "arr").to_numpy(),
+        },
+        index=pd.Index(ids.to_numpy(), name="customer_id"),
+    )
+    m = cust.reindex(work["customer_id"].to_numpy())
+    as_of = work["as_of"].to_numpy()
+    day = np.timedelta64(1, "D")
+    tenure = (as_of - m["signup_date"].to_numpy()) / day
+    to_end = (m["contract_end"].to_numpy() - as_of) / day
+    # contract_end_date is the CURRENT term's end, as extracted. For an old snapshot that date
+    # lies beyond the renewal the customer actually faced then; using it raw would teach the
+    # model that renewers were "far from renewal". Assuming TERM_DAYS-long terms, the renewal
+    # ahead at as_of is the current end minus whole terms. A date already past stays negative.
+    rolled_back = np.where(to_end > TERM_DAYS, np.mod(to_end, TERM_DAYS), to_end)
+    # Better, and exact for monthly contracts where the roll-back above is wrong: renewals fall
+    # on the signup anniversaries of the term, which is known at any as_of. For a monthly
+    # customer who left, contract_end_date is the renewal they left at; rolling it back by
+    # years would put "renewal within the horizon" on churners only (a label leak).
+    term_days = m["contract_months"].to_numpy() * (365.25 / 12)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_term = (np.floor(tenure / term_days) + 1) * term_days - tenure
+    renewal = np.where(np.isfinite(by_term) & (term_days > 0), by_term, rolled_back)
+    feats = pd.DataFrame(
+        {
+            "acct_tenure_days": tenure,
+            "acct_days_to_renewal": renewal,
+            "acct_plan": m["plan"].to_numpy(),
+            "acct_segment": m["segment"].to_numpy(),
+            "acct_region": m["region"].to_numpy(),
+            "acct_arr": m["arr"].to_numpy(),
+        },
+        index=work["_row"].to_numpy(),
+    )
+    return feats
+
+
+# --------------------------------------------------------------------------------------------
+# Event families (Ibis on DuckDB)
+# --------------------------------------------------------------------------------------------
+
+
+def _days(later: Any, earlier: Any) -> Any:
+    """Elapsed days (float) between two timestamp expressions."""
+    return later.delta(earlier, unit="microsecond").cast("float64") / 86_400e6
+
+
+class _Engine:
+    """Holds one in-memory DuckDB connection and the event tables registered in it."""
+
+    def __init__(self, events: _Events, spec: FeatureSpec, materialise: bool = True) -> None:
+        import ibis
+
+        self.ibis = ibis
+        self.spec = spec
+        self.events = events
+        self.con = ibis.duckdb.connect()
+        # With one chunk every table is read once, so copying it into DuckDB buys nothing.
+        self.materialise = materialise
+        # ibis 12's create_table(name, <pandas frame>) fails on duckdb 2.0 (its DROP ... IF
+        # EXISTS is rendered as invalid SQL; overwrite=True hits the same bug). Creating from a
+        # memtable expression works: the data is copied once into DuckDB's own storage, which
+        # the many chunk queries then reuse.
+        self.inter = self._table("inter", events.interactions)
+        self.nps_t = self._table("nps", events.nps)
+        self.usage_t = self._table("usage", events.usage)
+        self.balance_t = self._table("balance", events.balance)
+
+        self._cache: dict[str, Any] = {}
+
+    def _table(self, name: str, frame: pd.DataFrame) -> Any:
+        if not self.materialise:
+            return self.ibis.memtable(frame)
+        return self.con.create_table(name, self.ibis.memtable(frame), temp=True)
+
+    def _cached(self, name: str, build: Callable[[], Any]) -> Any:
+        """Materialise a running-total table once; every chunk's as-of join reuses it."""
+        if not self.materialise:
+            return build()
+        if name not in self._cache:
+            self._cache[name] = self.con.create_table(name, build(), temp=True)
+        return self._cache[name]
+
+    def _run(self, expr: Any) -> pd.DataFrame:
+        return self.con.execute(expr)
+
+    def _spine(self, chunk: pd.DataFrame) -> Any:
+        return self.ibis.memtable(chunk[["customer_id", "as_of", "_row"]])
+
+    @staticmethod
+    def _bounds(chunk: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+        return pd.Timestamp(chunk["as_of"].min()), pd.Timestamp(chunk["as_of"].max())
+
+    def _asof(self, spine: Any, cum: Any, key: str, cols: Sequence[str]) -> Any:
+        """For each spine row, the running values of the last ``cum`` row with key < as_of."""
+        j = spine.asof_join(cum, on=spine.as_of > cum[key], predicates="customer_id")
+        return j.select("_row", *cols)
+
+    def _running_at(
+        self,
+        name: str,
+        chunk: pd.DataFrame,
+        stream: Callable[[], Any],
+        ops: dict[str, str],
+    ) -> Any:
+        """Per spine row: the totals (``"sum"``) or maxima (``"max"``) of ``ops``' columns over
+        the rows of ``stream()`` (``customer_id``, ``key``, values) with ``key < as_of``.
+
+        Many dates: running totals ordered by ``key``, materialised once, and an as-of join.
+        One date (weekly scoring): the same totals as one filtered ``GROUP BY``, which reads the
+        history once instead of sorting it; both give identical sums of integers and maxima,
+        and float sums that differ only by summation order (training vs scoring is tested).
+        """
+        ibis = self.ibis
+        s = self._spine(chunk)
+        cols = list(ops)
+        dates = chunk["as_of"].unique()
+        if len(dates) == 1:
+            raw = stream()
+            cut = ibis.literal(pd.Timestamp(dates[0]).to_pydatetime())
+            kept = raw.filter(raw.key < cut)
+            agg = kept.group_by("customer_id").aggregate(
+                **{c: kept[c].sum() if op == "sum" else kept[c].max() for c, op in ops.items()}
+            )
+            j = s.left_join(agg, s.customer_id == agg.customer_id)
+            return j.select("_row", "as_of", *cols)
+
+        def build() -> Any:
+            raw = stream()
+            g = raw.group_by(["customer_id", "key"]).aggregate(
+                **{c: raw[c].sum() if op == "sum" else raw[c].max() for c, op in ops.items()}
+            )
+            w = {"group_by": "customer_id", "order_by": "key"}
+            return g.mutate(
+                **{
+                    c: g[c].cumsum(**w) if op == "sum" else g[c].cummax(**w)
+                    for c, op in ops.items()
+                }
+            )
+
+        return self._asof(s, self._cached(name, build), "key", ["as_of", *cols])
+
+    def _frame(self, result: pd.DataFrame, chunk: pd.DataFrame) -> pd.DataFrame:
+        return result.set_index("_row").reindex(chunk["_row"].to_numpy())
+
+    # ---- interactions ----------------------------------------------------------------------
+
+    def interactions(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        ibis, spec, i = self.ibis, self.spec, self.inter
+        lo, hi = self._bounds(chunk)
+        s = self._spine(chunk)
+        max_w = max((*spec.windows, 120))
+        # Only events that can fall inside some snapshot's window of this chunk.
+        ev = i.filter(i.t >= lo - pd.Timedelta(days=max_w), i.avail < hi)
+        # Range join: t in [as_of - max_w, as_of) and recorded before as_of (via avail).
+        j = s.join(
+            ev,
+            [
+                s.customer_id == ev.customer_id,
+                ev.avail < s.as_of,
+                ev.t >= s.as_of - ibis.interval(days=max_w),
+            ],
+        )
+
+        def since(days: int) -> Any:
+            return j.t >= j.as_of - ibis.interval(days=days)
+
+        aggs: dict[str, Any] = {}
+        for w in spec.windows:
+            aggs[f"int_tickets_{w}d"] = j.t.count(where=since(w))
+            for c in spec.channels:
+                aggs[f"int_ch_{slug(c)}_{w}d"] = j.t.count(where=since(w) & (j.channel == c))
+            for c in spec.categories:
+                aggs[f"int_cat_{slug(c)}_{w}d"] = j.t.count(where=since(w) & (j.category == c))
+        aggs["_n30"] = j.t.count(where=since(30))
+        aggs["_nprev90"] = j.t.count(where=~since(30) & since(120))
+        if spec.has_resolution:
+            # Resolved before as_of (a resolution at/after as_of is unknown then), in 90 days.
+            done = (
+                j.resolved_at.notnull()
+                & (j.resolved_at < j.as_of)
+                & (j.resolved_at >= j.as_of - ibis.interval(days=90))
+            )
+            took = _days(j.resolved_at, j.t)
+            aggs["int_resolution_days_mean_90d"] = took.mean(where=done)
+            aggs["int_resolution_days_max_90d"] = took.max(where=done)
+        if spec.has_csat:
+            aggs["int_csat_mean_90d"] = j.csat.mean(where=since(90))
+        if spec.has_sentiment:
+            aggs["int_sentiment_mean_90d"] = j.sentiment.mean(where=since(90))
+        windowed = self._frame(self._run(j.group_by("_row").aggregate(**aggs)), chunk)
+
+        # Unbounded lookback: last contact, open tickets, old open complaints, all from ONE
+        # running-total table and one as-of join (see _interaction_stream).
+        ops = {"last_t": "max", "n_open": "sum", "n_old": "sum"}
+        at = self._running_at("cum_interactions", chunk, self._interaction_stream, ops)
+        res = self._frame(
+            self._run(at.mutate(days_since=lambda x: _days(x.as_of, x.last_t))), chunk
+        )
+        out = windowed
+        out["int_days_since_contact"] = res["days_since"]
+        n30, nprev = out.pop("_n30").fillna(0), out.pop("_nprev90").fillna(0)
+        # Contact rate last 30 days vs the 90 days before, with add-one smoothing so that a
+        # first contact after a quiet spell gives a finite, large ratio instead of inf.
+        out["int_trend_30d_90d"] = (n30 + 1.0) / (nprev / 3.0 + 1.0)
+        if spec.has_resolution:
+            out["int_open_tickets"] = res["n_open"].fillna(0)
+            out[f"int_open_complaints_{OLD_COMPLAINT_DAYS}d"] = res["n_old"].fillna(0)
+        return out
+
+    def _interaction_stream(self) -> Any:
+        """Changes per customer, keyed by the instant each became visible (see _running_at).
+
+        Each ticket contributes +1 to ``n_open`` when it becomes visible (``avail``) and -1 when
+        its resolution does (``max(resolved_at, avail)``): so at as_of, ``n_open`` counts the
+        tickets opened and recorded before as_of and not resolved strictly before as_of (one
+        resolved at or after as_of was open then). ``n_old`` does the same for complaints from
+        the instant they are older than 14 days (``t + 14d < as_of``). ``last_t`` is the running
+        max of the interaction time, i.e. the last contact known at as_of.
+        """
+        ibis, i = self.ibis, self.inter
+        ts_null = ibis.null("timestamp")
+        parts = [i.select("customer_id", key=i.avail, d_open=1, d_old=0, t=i.t)]
+        if self.spec.has_resolution:
+            done = i.filter(i.resolved_at.notnull())
+            parts.append(
+                done.select(
+                    "customer_id",
+                    key=ibis.greatest(done.resolved_at, done.avail),
+                    d_open=-1,
+                    d_old=0,
+                    t=ts_null,
+                )
+            )
+            c = i.filter(i.is_complaint)
+            c = c.mutate(_old=ibis.greatest(c.t + ibis.interval(days=OLD_COMPLAINT_DAYS), c.rec))
+            parts.append(c.select("customer_id", key=c._old, d_open=0, d_old=1, t=ts_null))
+            cd = c.filter(c.resolved_at.notnull())
+            parts.append(
+                cd.select(
+                    "customer_id",
+                    key=ibis.greatest(cd.resolved_at, cd._old),
+                    d_open=0,
+                    d_old=-1,
+                    t=ts_null,
+                )
+            )
+        stream = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+        return stream.rename(n_open="d_open", n_old="d_old", last_t="t")
+
+    # ---- nps -------------------------------------------------------------------------------
+
+    def nps(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        ibis, n = self.ibis, self.nps_t
+        lo, hi = self._bounds(chunk)
+        s = self._spine(chunk)
+        ev = n.filter(n.happened >= lo - pd.Timedelta(days=365), n.avail < hi)
+        j = s.join(
+            ev,
+            [
+                s.customer_id == ev.customer_id,
+                ev.avail < s.as_of,
+                ev.happened >= s.as_of - ibis.interval(days=365),
+            ],
+        )
+        y365 = j.as_of - ibis.interval(days=365)
+        sent_in = j.sent.notnull() & (j.sent >= y365)
+        windowed = self._frame(
+            self._run(
+                j.group_by("_row").aggregate(
+                    nps_min_180d=j.score.min(where=j.t >= j.as_of - ibis.interval(days=180)),
+                    nps_responses_365d=j.score.count(where=j.t >= y365),
+                    _sent=j.sent.count(where=sent_in),
+                    _sent_answered=j.sent.count(where=sent_in & j.answered),
+                )
+            ),
+            chunk,
+        )
+
+        # Last and previous response, unbounded lookback, in the order they became known.
+        def build_last() -> Any:
+            ans = n.filter(n.answered)
+            g = ans.group_by(["customer_id", "avail"]).aggregate(
+                last=ans.score.argmax(ans.t), t_max=ans.t.max()
+            )
+            return g.mutate(
+                previous=g["last"].lag().over(group_by="customer_id", order_by="avail"),
+                last_t=g.t_max.cummax(group_by="customer_id", order_by="avail"),
+            )
+
+        g = self._cached("cum_nps_last", build_last)
+        last = self._frame(
+            self._run(
+                self._asof(s, g, "avail", ["as_of", "last", "previous", "last_t"]).mutate(
+                    days_since=lambda x: _days(x.as_of, x.last_t)
+                )
+            ),
+            chunk,
+        )
+        out = pd.DataFrame(index=windowed.index)
+        out["nps_last"] = last["last"].astype("float64")
+        out["nps_previous"] = last["previous"].astype("float64")
+        out["nps_delta"] = out["nps_last"] - out["nps_previous"]
+        out["nps_min_180d"] = windowed["nps_min_180d"].astype("float64")
+        out["nps_days_since_response"] = last["days_since"]
+        out["nps_responses_365d"] = windowed["nps_responses_365d"].fillna(0)
+        sent = windowed["_sent"].fillna(0)
+        # Silence is a signal: the share of surveys sent in the last year that got an answer.
+        out["nps_response_rate_365d"] = (windowed["_sent_answered"].fillna(0) / sent).where(
+            sent > 0
+        )
+        return out
+
+    # ---- usage -----------------------------------------------------------------------------
+
+    def usage(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        ibis, spec, u = self.ibis, self.spec, self.usage_t
+        lo, hi = self._bounds(chunk)
+        s = self._spine(chunk)
+        out = pd.DataFrame(index=chunk["_row"].to_numpy())
+        metrics = list(spec.usage_metrics)
+        if metrics:
+            ev = u.filter(u.end > lo - pd.Timedelta(days=120), u.avail < hi)
+            # Visible: the whole period ended (end <= as_of) and it was recorded before as_of.
+            j = s.join(
+                ev,
+                [
+                    s.customer_id == ev.customer_id,
+                    ev.end <= s.as_of,
+                    ev.rec < s.as_of,
+                    ev.end > s.as_of - ibis.interval(days=120),
+                ],
+            )
+            in30 = j.end > j.as_of - ibis.interval(days=30)
+            prev90 = ~in30
+            in90 = j.end > j.as_of - ibis.interval(days=90)
+            x = _days(j.end, j.as_of)  # days before as_of (<= 0), the regression's time axis
+            aggs: dict[str, Any] = {}
+            for m in metrics:
+                c = j[f"m_{slug(m)}"]
+                k = slug(m)
+                aggs[f"{k}__30"] = c.mean(where=in30)
+                aggs[f"{k}__prev"] = c.mean(where=prev90)
+                aggs[f"{k}__mean90"] = c.mean(where=in90)
+                aggs[f"{k}__std90"] = c.std(where=in90)
+                aggs[f"{k}__cov"] = x.cov(c, where=in90 & c.notnull())
+                aggs[f"{k}__var"] = x.var(where=in90 & c.notnull())
+            pair = _seat_pair(metrics)
+            if pair:
+                act, seats = (j[f"m_{slug(p)}"] for p in pair)
+                both = in30 & act.notnull() & seats.notnull()
+                aggs["_act30"] = act.sum(where=both)
+                aggs["_seats30"] = seats.sum(where=both)
+            r = self._frame(self._run(j.group_by("_row").aggregate(**aggs)), chunk)
+            for m in metrics:
+                k = slug(m)
+                lvl, prev, mean90 = r[f"{k}__30"], r[f"{k}__prev"], r[f"{k}__mean90"]
+                out[f"util_{k}_30d"] = lvl
+                # Decline shows as a ratio below 1; undefined when there was nothing before.
+                out[f"util_{k}_ratio_30d_90d"] = (lvl / prev).where(prev > 0)
+                # Least-squares slope per day, as a share of the 90-day mean per 30 days.
+                slope = r[f"{k}__cov"] / r[f"{k}__var"].where(r[f"{k}__var"] > 0)
+                out[f"util_{k}_slope_90d"] = (slope * 30.0 / mean90).where(mean90 > 0)
+                out[f"util_{k}_cv_90d"] = (r[f"{k}__std90"] / mean90).where(mean90 > 0)
+            if pair:
+                seats = r["_seats30"]
+                out["util_seat_utilisation_30d"] = (r["_act30"] / seats).where(seats > 0)
+
+        # Unbounded: end of the last visible period with activity.
+        def stream() -> Any:
+            act = u.filter(u.active)
+            return act.select("customer_id", key=act.avail, last_end=act.end)
+
+        at = self._running_at("cum_last_active", chunk, stream, {"last_end": "max"})
+        last = self._frame(self._run(at.mutate(days=lambda x: _days(x.as_of, x.last_end))), chunk)
+        out["util_days_since_active"] = last["days"].to_numpy()
+        return out
+
+    # ---- experience balance ----------------------------------------------------------------
+
+    def balance(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """Exponentially decayed sum of experience credits and debits, unbounded lookback.
+
+        sum_i w_i * exp(-lam * (as_of - t_i)) = exp(-lam * (as_of - T0)) * sum_i w_i * exp(lam *
+        (t_i - T0)). The right-hand sum is a running total over events ordered by when they
+        became visible, so one as-of join gives the exact value for every snapshot. T0 is a
+        fixed origin; float64 holds exp(lam * days) for well over a century either side of it.
+        """
+        ibis = self.ibis
+        b = self.balance_t
+        lam = math.log(2.0) / BALANCE_HALF_LIFE_DAYS
+        origin = ibis.literal(_BALANCE_ORIGIN.to_pydatetime())
+
+        def stream() -> Any:
+            return b.select("customer_id", key=b.avail, v=b.w * (_days(b.t, origin) * lam).exp())
+
+        j = self._running_at("cum_balance", chunk, stream, {"v": "sum"})
+        j = j.mutate(bal=j.v * (-_days(j.as_of, origin) * lam).exp())
+        res = self._frame(self._run(j), chunk)
+        return pd.DataFrame({"exp_balance": res["bal"].fillna(0.0).to_numpy()}, index=res.index)
+
+
+def activity_columns(metrics: Sequence[str]) -> list[str]:
+    """Usage metrics whose positive value means the customer used the product.
+
+    The active-user metric when there is one, else every metric that is not a licence count
+    (seats are paid for, not used, so they say nothing about activity).
+    """
+    activity = [m for m in metrics if m not in SEAT_METRICS]
+    return [m for m in activity if m in ACTIVE_METRICS] or activity
+
+
+def _seat_pair(metrics: Sequence[str]) -> tuple[str, str] | None:
+    act = next((m for m in metrics if m in ACTIVE_METRICS), None)
+    seats = next((m for m in metrics if m in SEAT_METRICS), None)
+    return (act, seats) if act and seats else None
+
+
+# --------------------------------------------------------------------------------------------
+# Assembly
+# --------------------------------------------------------------------------------------------
+
+#: Columns where "no records" means zero rather than unknown.
+_ZERO_PREFIXES = ("int_tickets_", "int_ch_", "int_cat_", "nps_responses_")
+_ZERO_NAMES = ("int_open_tickets", f"int_open_complaints_{OLD_COMPLAINT_DAYS}d", "exp_balance")
+
+
+def _finish(
+    out: pd.DataFrame, feats: pd.DataFrame, spec: FeatureSpec, names: list[str]
+) -> pd.DataFrame:
+    feats = feats.reindex(np.arange(len(out)))
+    cols: dict[str, Any] = {}
+    for name in names:
+        col = feats[name] if name in feats else pd.Series(np.nan, index=feats.index)
+        if name in ("acct_plan", "acct_segment", "acct_region", "nps_last_category"):
+            continue
+        col = pd.to_numeric(col, errors="coerce").astype("float64")
+        if name.startswith(_ZERO_PREFIXES) or name in _ZERO_NAMES:
+            col = col.fillna(0.0)
+        cols[name] = col.to_numpy()
+    levels = {"acct_plan": spec.plans, "acct_segment": spec.segments, "acct_region": spec.regions}
+    for name, cats in levels.items():
+        values = feats[name] if name in feats else pd.Series(np.nan, index=feats.index)
+        # A fixed category list (from the spec) keeps LightGBM's category codes identical
+        # between training and scoring; unseen values become missing.
+        cols[name] = pd.Categorical(values.to_numpy(), categories=list(cats))
+    last = cols["nps_last"]
+    band = np.where(
+        np.isnan(last),
+        None,
+        np.where(
+            last <= NPS_DETRACTOR_MAX,
+            "detractor",
+            np.where(last >= NPS_PROMOTER_MIN, "promoter", "passive"),
+        ),
+    )
+    cols["nps_last_category"] = pd.Categorical(band, categories=list(NPS_CATEGORIES))
+    body = pd.DataFrame({n: cols[n] for n in names}, index=out.index)
+    return pd.concat([out, body], axis=1)
