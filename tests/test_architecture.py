@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "spine": 2,
     "catalogue": 2,
     "features": 2,
-    "static": 2,
+    "static": 3,
     "model": 3,
     "baselines": 3,
     "evaluation": 3,

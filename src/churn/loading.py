@@ -45,7 +45,20 @@ Dataset config (every key is optional except where said)
     churn:
       definition: date              # date: customers.churn_date says who left and when
                                     # inactivity: no activity for inactivity_days days
+                                    # flag: a static table; label says who left (no time
+                                    # axis; read with churn.static.load_static)
       inactivity_days: 90           # required with definition: inactivity
+      label: Churn                  # required with definition: flag
+      positive: "Yes"               # the label's value for "left"; default 1 / True
+    static:                         # definition: flag only; source column names
+      features: [tenure, Contract]  # default: every column but the id, label and ignored
+      ignore: [FN, FP]              # identifiers and leaky columns, never features
+      categorical: [Tariff Plan]    # numeric codes to treat as categories
+      drop_duplicates: true         # exact duplicate rows dropped before any split (warned)
+    customers_from: usage           # a transaction log without a customers table: derive it
+                                    # (signup_date = first event)
+    # per table, also: values: {channel: web} (a contract column as one constant) and, for
+    # usage, aggregate: sum | mean | max (rows sharing customer and period are combined)
 
 ``read`` accepts ``sep`` (``"\\t"``, or a regex such as ``"\\s+"``), ``encoding`` (default
 ``utf-8-sig``, which also reads plain UTF-8 and drops a byte-order mark), ``decimal``,
@@ -146,6 +159,9 @@ class TableConfig:
     #: usage only: combine rows that share customer and period (e.g. several purchases on one
     #: day of a transaction log) with sum, mean or max; default: such rows are a problem.
     aggregate: str | None = None
+    #: Contract columns the source does not have, as one value for every row (e.g. a purchase
+    #: log used as interactions: {channel: web, category: purchase}).
+    values: Mapping[str, Any] = field(default_factory=dict)
 
     def date_formats(self, table: str) -> dict[str, str]:
         """Contract datetime column -> format."""
@@ -288,6 +304,16 @@ def _parse_table(name: str, raw: Any, issues: list[str]) -> TableConfig:
                 f"{where}.columns: {key!r} is not a contract column of {name}; "
                 f"valid: {', '.join(contract_cols)}"
             )
+    constants = values.get("values") or {}
+    if not isinstance(constants, Mapping):
+        issues.append(f"{where}.values must map contract columns to one value each")
+        constants = {}
+    for key in constants:
+        if key not in contract_cols:
+            issues.append(
+                f"{where}.values: {key!r} is not a contract column of {name}; "
+                f"valid: {', '.join(contract_cols)}"
+            )
     read = values.get("read") or {}
     if not isinstance(read, Mapping):
         issues.append(f"{where}.read must be a mapping of reader options")
@@ -330,6 +356,7 @@ def _parse_table(name: str, raw: Any, issues: list[str]) -> TableConfig:
         period=_parse_period(f"{where}.period", values.get("period"), issues),
         metrics=_parse_metrics(f"{where}.metrics", values.get("metrics"), issues),
         aggregate=_parse_aggregate(f"{where}.aggregate", values.get("aggregate"), issues),
+        values=dict(constants),
     )
 
 
@@ -720,6 +747,9 @@ def map_columns(
     out: dict[str, pd.Series] = {}
     used: set[str] = set()
     for column in spec.columns:
+        if column.name in tcfg.values:
+            out[column.name] = pd.Series(tcfg.values[column.name], index=frame.index)
+            continue
         source = tcfg.columns.get(column.name)
         if source is not None:
             if source not in frame.columns:
@@ -916,7 +946,7 @@ def load_dataset(path: str | Path) -> Tables:
         raise DatasetConfigError(
             [
                 "churn.definition: flag is a static customer table with no time axis; load it "
-                "with churn.static.load_static (churn train dispatches to it)"
+                "with churn.static.load_static (see docs/bring-your-own-data.md)"
             ],
             str(config.source or path),
         )
