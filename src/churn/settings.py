@@ -41,13 +41,16 @@ class TrainingSettings:
     calibration: str = "isotonic"  # or "sigmoid"
     seed: int = 42
     num_threads: int = 1
+    #: Small, slow trees: with tens of thousands of snapshot rows and a few % churners, 7-leaf
+    #: trees at a 0.03 learning rate ranked better out of time than 31 leaves at 0.05 on two
+    #: independent simulated datasets (test ROC AUC +0.004 to +0.010), and stop early anyway.
     lightgbm: dict[str, Any] = field(
         default_factory=lambda: {
             "objective": "binary",
-            "learning_rate": 0.05,
-            "num_leaves": 31,
+            "learning_rate": 0.03,
+            "num_leaves": 7,
             "max_depth": 6,
-            "min_child_samples": 50,
+            "min_child_samples": 100,
             "feature_fraction": 0.8,
             "bagging_fraction": 0.8,
             "bagging_freq": 1,
@@ -55,14 +58,21 @@ class TrainingSettings:
             "verbose": -1,
         }
     )
-    num_boost_round: int = 600
-    early_stopping_rounds: int = 50
+    num_boost_round: int = 1000
+    early_stopping_rounds: int = 100
     #: Account teams' weekly capacity: precision/recall and ARR captured are reported at top K.
     capacity_k: int = 100
     #: Number of rolling test windows in the backtest.
     backtest_windows: int = 3
     #: Optuna trials for ``make tune``.
     tune_trials: int = 20
+    #: Wall-clock budget of ``make tune`` in seconds (whichever of trials and time ends first).
+    tune_timeout_s: int = 600
+    #: Champion/challenger gate: a new model becomes champion only if its test ROC AUC is at
+    #: least the champion's, re-scored on the same test window, minus this noise allowance.
+    gate_tolerance: float = 0.002
+    #: Test rows sampled for the SHAP beeswarm plot (TreeSHAP costs ~1 ms per row).
+    shap_sample: int = 2000
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,22 @@ class ScoringSettings:
         }
     )
     reasons_per_customer: int = 3
+    #: Order of the list: "revenue_at_risk" (probability x ARR: where the money is; customers
+    #: with unknown ARR count as 0 but still enter through ``min_probability``) or "probability".
+    priority: str = "revenue_at_risk"
+    #: Play for a customer whose main driver family is not in the playbook (or who has none).
+    default_play: str = "Regular check-in: no single driver stands out"
+    #: Features that must be known to score a customer; a customer missing one is excluded
+    #: (listed in excluded.csv with the reason). Tenure comes from signup_date: without it the
+    #: customer cannot be placed in time at all.
+    required_features: tuple[str, ...] = ("acct_tenure_days",)
+    #: Reasons for "all" scored customers (scores.parquet, for analysts) or only the "listed"
+    #: ones (cheaper at 100k+: TreeSHAP costs ~1 ms per row).
+    reasons_scope: str = "all"
+    #: Probability moves smaller than this (in probability, 0.01 = 1 point) are "same".
+    change_tolerance: float = 0.01
+    #: Excel number format for money columns (ARR, revenue at risk); the data has no currency.
+    currency_format: str = "#,##0"
 
 
 @dataclass(frozen=True)
