@@ -1,0 +1,392 @@
+"""Weekly scoring: every active customer scored (or excluded with a reason), tiered and ranked.
+
+Pure functions over DataFrames; the shell (``churn.pipelines.score``) loads the data and the
+champion model, builds the features with the same code as training and writes the files.
+
+The list
+--------
+Each scored customer gets the calibrated probability of churning within the model's horizon,
+a risk tier (``ScoringSettings.tiers``, the ONE definition of the tiers), the revenue at risk
+(probability x ARR, the expected ARR lost) and a priority rank. The at-risk list is the top
+``list_size`` customers by priority plus everyone at or above ``min_probability``.
+
+Priority is **revenue at risk** by default: account teams have a fixed capacity each week and the
+money they can save is probability x ARR, so a 40% risk on a 500k account comes before a 90% risk
+on a 2k one. Customers with unknown ARR count as 0 for ordering (they still enter the list through
+``min_probability``). ``priority: probability`` orders by probability alone. Ties break by
+probability, then customer_id, so the order is deterministic.
+
+Who is not scored
+-----------------
+Every customer active at ``as_of`` (``churn.spine.build_spine``: signed up before as_of and not
+churned before it) is either scored or listed in ``excluded`` with a reason; the counts add up.
+Being new (short tenure) or having no events yet is NOT a reason: the model has seen such
+customers in training and their score is as meaningful as anyone's. What genuinely cannot be
+scored:
+
+- ``no feature row``: the feature build returned no row for an active customer;
+- ``missing required data``: a feature listed in ``ScoringSettings.required_features`` is
+  missing (by default tenure, i.e. no usable signup_date);
+- ``no probability``: the model returned a non-finite probability.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from churn.errors import ChurnError
+from churn.explain import Renderer, recommend_play, top_reasons
+from churn.settings import ScoringSettings
+
+log = logging.getLogger(__name__)
+
+KEY_COLUMNS = ("customer_id", "as_of")
+ACCOUNT_COLUMNS = ("name", "account_owner", "segment", "plan", "arr")
+PRIORITIES = ("revenue_at_risk", "probability")
+REASON_SCOPES = ("all", "listed")
+
+EXCLUDED_NO_FEATURES = "no feature row: the feature build returned nothing for this customer"
+EXCLUDED_NO_PROBABILITY = "no probability: the model returned a non-finite score"
+
+
+class FeatureMismatchError(ChurnError):
+    """The model was trained on a different feature set than the code builds today."""
+
+
+class ScoringModel(Protocol):
+    """What scoring needs from ``churn.model.ChurnModel``."""
+
+    feature_names: list[str]
+    horizon_days: int
+    metadata: dict
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame: ...
+
+
+def check_scoring_settings(settings: ScoringSettings) -> None:
+    """Refuse settings the list cannot be cut with, saying which key to fix."""
+    problems = []
+    if settings.priority not in PRIORITIES:
+        problems.append(f"scoring.priority is {settings.priority!r}; use one of {PRIORITIES}")
+    if settings.reasons_scope not in REASON_SCOPES:
+        problems.append(
+            f"scoring.reasons_scope is {settings.reasons_scope!r}; use one of {REASON_SCOPES}"
+        )
+    bounds = [b for _, b in settings.tiers]
+    if not bounds or bounds != sorted(bounds, reverse=True) or min(bounds) > 0:
+        problems.append(
+            "scoring.tiers must be (name, lower bound) pairs, highest bound first, the last "
+            f"with bound 0 so every probability has a tier; got {list(settings.tiers)}"
+        )
+    if settings.list_size < 0 or settings.reasons_per_customer < 1:
+        problems.append("scoring.list_size must be >= 0 and reasons_per_customer >= 1")
+    if problems:
+        raise ChurnError("invalid scoring settings: " + "; ".join(problems))
+
+
+def check_feature_set(model_features: Sequence[str], frame_columns: Sequence[str]) -> None:
+    """Refuse to score when the model's features and the code's features differ.
+
+    A model trained on another version of the feature code would silently score nonsense (a
+    missing column becomes all-missing, a renamed one is ignored), so the differences are named.
+
+    Raises
+    ------
+    FeatureMismatchError
+        Naming the features the model expects but the code does not build, and vice versa.
+    """
+    built = [c for c in frame_columns if c not in KEY_COLUMNS]
+    missing = [f for f in model_features if f not in set(built)]
+    extra = [f for f in built if f not in set(model_features)]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(
+                f"the model expects {len(missing)} feature(s) the code does not build: "
+                + ", ".join(missing)
+            )
+        if extra:
+            parts.append(
+                f"the code builds {len(extra)} feature(s) the model was not trained on: "
+                + ", ".join(extra)
+            )
+        raise FeatureMismatchError(
+            "the champion model's feature set differs from the feature code: "
+            + "; ".join(parts)
+            + ". Retrain with `make train` (or score with the code version the model was "
+            "trained with)."
+        )
+
+
+def assign_tiers(probability: pd.Series, tiers: Sequence[tuple[str, float]]) -> pd.Series:
+    """Risk tier of each probability: the first tier (highest first) whose bound it reaches."""
+    p = probability.to_numpy(dtype=float)
+    out = np.full(len(p), None, dtype=object)
+    for name, bound in reversed(list(tiers)):
+        out[p >= bound] = name
+    return pd.Series(out, index=probability.index, name="risk_tier", dtype=object)
+
+
+def split_scorable(
+    active: pd.DataFrame, frame: pd.DataFrame, required_features: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split the feature frame into rows that can be scored and active customers that cannot.
+
+    Parameters
+    ----------
+    active
+        Every customer active at as_of (``customer_id`` column): the spine.
+    frame
+        The scoring frame (customer_id, as_of, features).
+    required_features
+        Features that must be known to score a customer.
+
+    Returns
+    -------
+    scorable : DataFrame
+        Rows of ``frame`` for active customers with all required features, in customer_id order.
+    excluded : DataFrame
+        ``customer_id``, ``reason`` for every other active customer.
+    """
+    missing_cols = [f for f in required_features if f not in frame.columns]
+    if missing_cols:
+        raise ChurnError(
+            f"scoring.required_features names {missing_cols}, which the feature code does not "
+            "build; remove them from the config or use feature names from `churn features`."
+        )
+    active_ids = pd.Index(active["customer_id"].astype(str).unique())
+    rows = frame[frame["customer_id"].isin(active_ids)]
+    # A customer with two feature rows would get two scores: keep the first, deterministically.
+    rows = rows.drop_duplicates("customer_id", keep="first")
+    excluded = [
+        pd.DataFrame(
+            {
+                "customer_id": active_ids.difference(pd.Index(rows["customer_id"])).to_list(),
+                "reason": EXCLUDED_NO_FEATURES,
+            }
+        )
+    ]
+    if required_features:
+        lacking = rows[list(required_features)].isna()
+        bad = lacking.any(axis=1)
+        if bad.any():
+            names = lacking[bad].apply(lambda r: ", ".join(r.index[r.to_numpy()]), axis=1)
+            excluded.append(
+                pd.DataFrame(
+                    {
+                        "customer_id": rows.loc[bad, "customer_id"].to_numpy(),
+                        "reason": ("missing required data: " + names).to_numpy(),
+                    }
+                )
+            )
+            rows = rows[~bad]
+    excluded_frame = pd.concat(excluded, ignore_index=True)
+    excluded_frame["customer_id"] = excluded_frame["customer_id"].astype(str)
+    excluded_frame = excluded_frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    scorable = rows.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return scorable, excluded_frame
+
+
+def account_details(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Account columns for the list: name, owner, segment, plan, ARR and days to renewal.
+
+    ``days_to_renewal`` is whole days from as_of to ``contract_end_date`` (NaN when unknown;
+    negative when the recorded term already ended, which the team should know about too).
+    """
+    out = pd.DataFrame({"customer_id": customers["customer_id"].astype(str)})
+    for col in ACCOUNT_COLUMNS:
+        if col in customers.columns:
+            out[col] = customers[col].to_numpy()
+        else:
+            out[col] = np.nan if col == "arr" else None
+    out["arr"] = pd.to_numeric(out["arr"], errors="coerce").astype(float)
+    if "contract_end_date" in customers.columns:
+        end = pd.to_datetime(customers["contract_end_date"])
+        out["days_to_renewal"] = ((end - as_of) / pd.Timedelta(days=1)).to_numpy()
+        out["days_to_renewal"] = np.floor(out["days_to_renewal"].astype(float))
+    else:
+        out["days_to_renewal"] = np.nan
+    return out.drop_duplicates("customer_id").reset_index(drop=True)
+
+
+def score_customers(
+    model: ScoringModel,
+    scorable: pd.DataFrame,
+    accounts: pd.DataFrame,
+    settings: ScoringSettings,
+    *,
+    families: Mapping[str, str],
+    render: Renderer,
+    calibrate=None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Score every scorable customer, with tiers, revenue at risk, reasons and the play.
+
+    Parameters
+    ----------
+    model
+        The champion (``ChurnModel``).
+    scorable
+        Rows from :func:`split_scorable` (customer_id, as_of, the model's features).
+    accounts
+        :func:`account_details` of the customers table.
+    settings
+        Scoring settings (tiers, playbook, list size, priority, reasons).
+    families, render
+        Feature -> driver family, and the reason renderer (``churn.catalogue``).
+    calibrate
+        The model's calibrator (``model.calibrator.transform``), so reason effects are in
+        calibrated-probability points.
+
+    Returns
+    -------
+    scores : DataFrame
+        One row per scored customer in priority order, with ``priority_rank`` (1 = first),
+        probability, tier, revenue at risk, reasons and play (reasons empty for customers outside
+        the list when ``reasons_scope`` is "listed").
+    contributions : DataFrame
+        The TreeSHAP log-odds of the customers whose reasons were computed (for global drivers).
+    unscored : DataFrame
+        ``customer_id``, ``reason`` for rows whose probability was not finite.
+    """
+    check_scoring_settings(settings)
+    X = scorable[list(model.feature_names)]
+    probability = np.asarray(model.predict_proba(X), dtype=float)
+    finite = np.isfinite(probability)
+    unscored = pd.DataFrame(
+        {"customer_id": scorable.loc[~finite, "customer_id"].astype(str).to_numpy()}
+    )
+    unscored["reason"] = EXCLUDED_NO_PROBABILITY
+
+    scores = pd.DataFrame(
+        {
+            "customer_id": scorable["customer_id"].astype(str).to_numpy(),
+            "as_of": scorable["as_of"].to_numpy(),
+            "churn_probability": probability,
+        }
+    )[finite].reset_index(drop=True)
+    X = X[finite].reset_index(drop=True)
+    scores = scores.merge(accounts, on="customer_id", how="left", validate="one_to_one")
+    scores["risk_tier"] = assign_tiers(scores["churn_probability"], settings.tiers)
+    scores["revenue_at_risk"] = scores["churn_probability"] * scores["arr"]
+    scores = order_by_priority(scores, settings.priority)
+    scores["priority_rank"] = np.arange(1, len(scores) + 1)
+    scores["listed"] = listed_mask(scores, settings)
+
+    # Reasons: for everyone (analysts read scores.parquet) or only the listed customers.
+    want = np.ones(len(scores), bool) if settings.reasons_scope == "all" else scores["listed"]
+    want = np.asarray(want, dtype=bool)
+    X_ordered = X.set_index(scorable.loc[finite, "customer_id"].astype(str).to_numpy()).loc[
+        scores["customer_id"]
+    ]
+    X_ordered.index = scores.index
+    X_reason = X_ordered[want]
+    contributions = model.contributions(X_reason)
+    contributions.index = X_reason.index
+    reasons = top_reasons(
+        contributions,
+        X_reason,
+        families,
+        render,
+        k=settings.reasons_per_customer,
+        calibrate=calibrate,
+    )
+    scores = scores.join(reasons)
+    for col in reasons.columns:
+        if reasons[col].dtype == object:
+            # Customers without reasons (outside the list) get None, not NaN, in text columns.
+            scores[col] = scores[col].astype(object).where(scores[col].notna(), None)
+    scores["recommended_play"] = recommend_play(
+        scores["main_driver"], settings.playbook, settings.default_play
+    )
+    scores.loc[~want, "recommended_play"] = None
+    return scores, contributions, unscored
+
+
+def order_by_priority(scores: pd.DataFrame, priority: str) -> pd.DataFrame:
+    """Scores sorted by priority (largest first), ties by probability then customer_id."""
+    key = scores["revenue_at_risk"].fillna(0.0) if priority == "revenue_at_risk" else None
+    frame = scores.assign(_key=key if key is not None else scores["churn_probability"])
+    frame = frame.sort_values(
+        ["_key", "churn_probability", "customer_id"],
+        ascending=[False, False, True],
+        kind="stable",
+    )
+    return frame.drop(columns="_key").reset_index(drop=True)
+
+
+def listed_mask(scores: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
+    """Who is on the list: the top ``list_size`` by priority plus all at ``min_probability``+.
+
+    ``scores`` must already be in priority order.
+    """
+    top = pd.Series(np.arange(len(scores)) < settings.list_size, index=scores.index)
+    return top | (scores["churn_probability"] >= settings.min_probability)
+
+
+def at_risk_list(scores: pd.DataFrame) -> pd.DataFrame:
+    """The listed customers, in priority order, with ``rank`` 1..n on the list."""
+    listed = scores[scores["listed"]].reset_index(drop=True)
+    listed.insert(0, "rank", np.arange(1, len(listed) + 1))
+    return listed
+
+
+def compare_with_previous(
+    current: pd.DataFrame,
+    previous_list: pd.DataFrame | None,
+    previous_scores: pd.DataFrame | None,
+    tolerance: float = 0.01,
+) -> pd.DataFrame:
+    """Add what changed since last week's list to this week's list.
+
+    Columns added: ``change`` ("new": not on last week's list; "up"/"down": probability moved
+    by at least ``tolerance``; "same"), ``previous_rank`` (on last week's list),
+    ``previous_probability`` (last week's score, from last week's scores when the customer was
+    scored but not listed) and ``probability_change`` (this week minus last week, in probability).
+    With no previous week every customer is "new" and the previous columns are empty.
+    """
+    out = current.copy()
+    prev_list = previous_list if previous_list is not None else pd.DataFrame()
+    prev_scores = previous_scores if previous_scores is not None else pd.DataFrame()
+    prev_p = pd.Series(dtype=float)
+    if {"customer_id", "churn_probability"} <= set(prev_scores.columns):
+        prev_p = prev_scores.set_index(prev_scores["customer_id"].astype(str))["churn_probability"]
+    if {"customer_id", "churn_probability"} <= set(prev_list.columns):
+        listed_p = prev_list.set_index(prev_list["customer_id"].astype(str))["churn_probability"]
+        prev_p = pd.concat([listed_p, prev_p[~prev_p.index.isin(listed_p.index)]])
+    prev_rank = pd.Series(dtype=float)
+    if {"customer_id", "rank"} <= set(prev_list.columns):
+        prev_rank = prev_list.set_index(prev_list["customer_id"].astype(str))["rank"]
+    ids = out["customer_id"].astype(str)
+    out["previous_rank"] = ids.map(prev_rank).astype(float).to_numpy()
+    out["previous_probability"] = ids.map(prev_p).astype(float).to_numpy()
+    out["probability_change"] = out["churn_probability"] - out["previous_probability"]
+    change = np.where(
+        out["probability_change"] >= tolerance,
+        "up",
+        np.where(out["probability_change"] <= -tolerance, "down", "same"),
+    ).astype(object)
+    change[out["previous_rank"].isna().to_numpy()] = "new"
+    out["change"] = change
+    return out
+
+
+def dropped_off(current: pd.DataFrame, previous_list: pd.DataFrame | None) -> pd.DataFrame:
+    """Customers on last week's list who are not on this week's (for the headline)."""
+    if previous_list is None or "customer_id" not in previous_list.columns:
+        return pd.DataFrame({"customer_id": pd.Series(dtype=str)})
+    gone = ~previous_list["customer_id"].astype(str).isin(current["customer_id"].astype(str))
+    return previous_list[gone].reset_index(drop=True)
+
+
+def excluded_counts(excluded: pd.DataFrame) -> dict[str, int]:
+    """Excluded customers per reason, for the manifest (reason kinds, not per-feature detail)."""
+    kinds = excluded["reason"].astype(str).str.split(":").str[0]
+    counts: dict[str, Any] = kinds.value_counts().sort_index().to_dict()
+    return {str(k): int(v) for k, v in counts.items()}
