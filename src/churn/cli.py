@@ -100,11 +100,18 @@ def simulate(
 def validate(data: DataOpt) -> None:
     """Check a dataset against the data contract: a summary, or every problem (exit code 2).
 
-    Reads only; nothing is written.
+    Reads only; nothing is written. A static customer table (``churn.definition: flag``) is
+    checked and summarised by ``churn.static``.
     """
     from churn.loading import load_dataset, summarize
+    from churn.pipelines.train import describe_static, is_static_dataset
 
     # A DataValidationError lists every problem; main() prints it and exits with 2.
+    if is_static_dataset(data):
+        from churn.static import load_static
+
+        typer.echo(describe_static(load_static(data)))
+        return
     typer.echo(summarize(load_dataset(data)))
 
 
@@ -117,19 +124,59 @@ def train(
     force: Annotated[
         bool, typer.Option("--force", help="Make the new model champion even if it is worse.")
     ] = False,
-    experiment: Annotated[str, typer.Option("--experiment", help="MLflow experiment.")] = "churn",
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment",
+            help="MLflow experiment (default: churn; churn-static for static tables).",
+        ),
+    ] = None,
     backtest: Annotated[
         bool, typer.Option("--backtest/--no-backtest", help="Rolling out-of-time backtest.")
     ] = True,
+    cv_repeats: Annotated[
+        int, typer.Option("--cv-repeats", min=1, help="Static tables: repeats of the k-fold CV.")
+    ] = 3,
+    cv_folds: Annotated[
+        int, typer.Option("--cv-folds", min=2, help="Static tables: folds of the k-fold CV.")
+    ] = 5,
 ) -> None:
-    """Train out of time, compare with baselines, log to MLflow, register; promote if no worse."""
+    """Train out of time, compare with baselines, log to MLflow, register; promote if no worse.
+
+    A static customer table (``churn.definition: flag``, no time axis) is cross-validated
+    instead, logged to MLflow and registered as churn-static-<dataset>, never as champion.
+    """
     from rich.console import Console
 
-    from churn.pipelines.train import run_train, summary_renderables
+    from churn.pipelines.train import (
+        STATIC_EXPERIMENT,
+        is_static_dataset,
+        run_train,
+        run_train_static,
+        static_summary_lines,
+        summary_renderables,
+    )
     from churn.settings import load_settings
 
+    if is_static_dataset(data):
+        static = run_train_static(
+            data,
+            config,
+            experiment=experiment or STATIC_EXPERIMENT,
+            n_splits=cv_folds,
+            n_repeats=cv_repeats,
+            progress=True,
+        )
+        for line in static_summary_lines(static):
+            typer.echo(line)
+        return
     report = run_train(
-        data, config, force=force, experiment=experiment, run_backtest=backtest, progress=True
+        data,
+        config,
+        force=force,
+        experiment=experiment or "churn",
+        run_backtest=backtest,
+        progress=True,
     )
     console = Console()
     k = load_settings(config).training.capacity_k
