@@ -249,3 +249,11 @@ def test_identical_open_tickets_are_each_counted():
     f = features(dataset(interactions=inter))
     assert f.loc["c1", "int_open_tickets"] == 2
     assert f.loc["c1", "int_open_complaints_14d"] == 2
+
+
+def test_renewal_reason_speaks_in_whole_days():
+    from churn.catalogue import render_reason
+
+    assert render_reason("acct_days_to_renewal", {"acct_days_to_renewal": 72.2}, 1) == (
+        "Renewal in 72 days"
+    )

@@ -375,3 +375,11 @@ def test_probability_change_is_shown_in_points_not_percent(files):
     cell = ws.cell(2, header.index("Probability change (points)") + 1)
     assert cell.value == pytest.approx(20.0)  # 0.6 -> 0.8
     assert "pts" in cell.number_format
+
+
+def test_probabilities_near_certainty_are_not_shown_as_certain():
+    from churn.outputs import _fmt_pct
+
+    assert _fmt_pct(0.999) == ">99%"
+    assert _fmt_pct(0.001) == "<1%"
+    assert _fmt_pct(0.37) == "37%"

@@ -93,9 +93,11 @@ def _renewal(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> s
     v = _num(row, name)
     if v is None:
         return "Renewal date not on record"
-    if v >= 0:
-        return f"Renewal in {_plural(v, 'day')}"
-    return f"Contract term ended {_plural(-v, 'day')} ago"
+    # Whole days: renewal dates from contract terms are day-accurate, not hour-accurate.
+    days = round(v)
+    if days >= 0:
+        return f"Renewal in {_plural(days, 'day')}"
+    return f"Contract term ended {_plural(-days, 'day')} ago"
 
 
 def _attribute(label: str) -> Render:

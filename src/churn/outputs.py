@@ -156,7 +156,14 @@ def _fmt_money(x: Any) -> str:
 
 
 def _fmt_pct(x: Any) -> str:
-    return "" if x is None or pd.isna(x) else f"{100 * x:.0f}%"
+    if x is None or pd.isna(x):
+        return ""
+    # Rounding must not turn 0.996 into a certainty an account manager would read as "100%".
+    if x >= 0.995:
+        return ">99%"
+    if 0 < x < 0.005:
+        return "<1%"
+    return f"{100 * x:.0f}%"
 
 
 def _fmt_points(x: Any) -> str:
