@@ -241,7 +241,8 @@ def test_owner_workbook_is_readable_formatted_and_safe(files):
     assert ws.freeze_panes == "C2"
     assert ws.cell(2, col["Customer"]).value == "'" + EVIL_NAME  # text, not a formula
     assert ws.cell(2, col["Customer"]).data_type == "s"
-    assert ws.cell(2, col["Churn probability"]).number_format == "0%"
+    fmt = ws.cell(2, col["Churn probability"]).number_format
+    assert fmt.endswith(";0%") and '">99%"' in fmt  # a percentage that never rounds to 100%
     assert ws.cell(2, col["ARR"]).number_format == "#,##0"
     reasons = ws.cell(2, col["Why at risk"])
     assert reasons.alignment.wrap_text

@@ -266,7 +266,8 @@ def render_workbook(
     ws = wb.active
     ws.title = "At risk"
     formats = {
-        "pct": "0%",
+        # Same rule as the page: a rounded "100%" would read as a certainty.
+        "pct": '[>=0.995]">99%";[<0.005]"<1%";0%',
         "money": currency_format,
         "int": "0",
         "pts": '+0" pts";-0" pts";0" pts"',
