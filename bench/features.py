@@ -114,8 +114,12 @@ def _measure(mode: str, folder: Path) -> dict[str, Any]:
         [sys.executable, __file__, "--child", mode, "--folder", str(folder)],
         capture_output=True,
         text=True,
-        check=True,
     )
+    if proc.returncode != 0:
+        # Say why the measurement died (often memory at large sizes), not just that it did.
+        raise RuntimeError(
+            f"{mode} benchmark failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -758,14 +758,17 @@ class _Engine:
         max of the interaction time, i.e. the last contact known at as_of.
         """
         ibis, i = self.ibis, self.inter
-        ts_null = ibis.null("timestamp")
-        parts = [i.select("customer_id", key=i.avail, d_open=1, d_old=0, t=i.t)]
+        # Every branch of the union gets one explicit type: a materialised DuckDB table reports
+        # TIMESTAMP where a memtable reports timestamp(6), and set operations refuse to mix them.
+        ts = "timestamp(6)"
+        ts_null = ibis.null(ts)
+        parts = [i.select("customer_id", key=i.avail.cast(ts), d_open=1, d_old=0, t=i.t.cast(ts))]
         if self.spec.has_resolution:
             done = i.filter(i.resolved_at.notnull())
             parts.append(
                 done.select(
                     "customer_id",
-                    key=ibis.greatest(done.resolved_at, done.avail),
+                    key=ibis.greatest(done.resolved_at, done.avail).cast(ts),
                     d_open=-1,
                     d_old=0,
                     t=ts_null,
@@ -773,12 +776,12 @@ class _Engine:
             )
             c = i.filter(i.is_complaint)
             c = c.mutate(_old=ibis.greatest(c.t + ibis.interval(days=OLD_COMPLAINT_DAYS), c.rec))
-            parts.append(c.select("customer_id", key=c._old, d_open=0, d_old=1, t=ts_null))
+            parts.append(c.select("customer_id", key=c._old.cast(ts), d_open=0, d_old=1, t=ts_null))
             cd = c.filter(c.resolved_at.notnull())
             parts.append(
                 cd.select(
                     "customer_id",
-                    key=ibis.greatest(cd.resolved_at, cd._old),
+                    key=ibis.greatest(cd.resolved_at, cd._old).cast(ts),
                     d_open=0,
                     d_old=-1,
                     t=ts_null,
