@@ -271,7 +271,7 @@ def check_date_format(fmt: Any) -> str | None:
     return None
 
 
-def _parse_metrics(where: str, raw: Any, issues: list[str]) -> tuple[str, ...] | None:
+def _parse_names(where: str, raw: Any, issues: list[str]) -> tuple[str, ...] | None:
     if raw is None:
         return None
     if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw):
@@ -354,7 +354,7 @@ def _parse_table(name: str, raw: Any, issues: list[str]) -> TableConfig:
         read=dict(read),
         date_format=dict(date_format) if isinstance(date_format, Mapping) else date_format,
         period=_parse_period(f"{where}.period", values.get("period"), issues),
-        metrics=_parse_metrics(f"{where}.metrics", values.get("metrics"), issues),
+        metrics=_parse_names(f"{where}.metrics", values.get("metrics"), issues),
         aggregate=_parse_aggregate(f"{where}.aggregate", values.get("aggregate"), issues),
         values=dict(constants),
     )
@@ -365,15 +365,6 @@ def _parse_aggregate(where: str, raw: Any, issues: list[str]) -> str | None:
         issues.append(f"{where} is {raw!r}; valid: {', '.join(USAGE_AGGREGATES)}")
         return None
     return raw
-
-
-def _parse_names(where: str, raw: Any, issues: list[str]) -> tuple[str, ...] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw):
-        issues.append(f"{where} must be a list of column names, not {raw!r}")
-        return None
-    return tuple(raw)
 
 
 def _parse_static(raw: Any, issues: list[str]) -> StaticConfig:
@@ -456,7 +447,7 @@ def parse_config(
     usage_values = _check_keys("usage", values.get("usage"), _keys(UsageConfig), issues)
     usage = UsageConfig(
         period=_parse_period("usage.period", usage_values.get("period"), issues),
-        metrics=_parse_metrics("usage.metrics", usage_values.get("metrics"), issues),
+        metrics=_parse_names("usage.metrics", usage_values.get("metrics"), issues),
     )
     for key in ("period", "metrics"):
         top, inner = getattr(usage, key), getattr(tables["usage"], key)
