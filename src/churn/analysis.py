@@ -34,7 +34,7 @@ import pandas as pd
 
 from churn.contract import Tables
 from churn.errors import ChurnError
-from churn.evaluation import evaluate
+from churn.modeling.evaluation import evaluate
 
 if TYPE_CHECKING:
     from pandas.api.typing import DataFrameGroupBy
@@ -89,7 +89,7 @@ def wilson_interval(successes: Any, trials: Any, z: float = Z95) -> tuple[np.nda
 def _labelled(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     if label not in frame.columns:
         raise ChurnError(
-            f"the frame has no {label!r} column; build it with churn.spine.build_training_frame"
+            f"the frame has no {label!r} column; build it with churn.dataset.build_training_frame"
         )
     # NaN labels are right-censored windows (or churn during the lead time): no outcome yet.
     return frame.loc[frame[label].notna()]
@@ -405,8 +405,9 @@ def test_window_rows(
     DataFrame
         ``customer_id``, ``as_of``, ``label`` and the features; only rows with a known label.
     """
-    from churn.features import build_features
-    from churn.spine import attach_labels, build_spine, churn_dates, snapshot_dates
+    from churn.features.engine import build_features
+    from churn.labels import attach_labels, churn_dates
+    from churn.spine import build_spine, snapshot_dates
 
     start, end = window_bounds(test_as_of)
     dates = snapshot_dates(start, end, cadence)

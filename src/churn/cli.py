@@ -77,7 +77,7 @@ def simulate(
     """
     from rich.progress import Progress
 
-    import churn.simulate as simulation
+    import churn.simulate.core as simulation
 
     if fmt not in simulation.FORMATS:  # fail before minutes of simulation, not after
         raise ChurnError(f"--format must be one of {', '.join(simulation.FORMATS)}, got {fmt!r}")
@@ -103,12 +103,12 @@ def validate(data: DataOpt) -> None:
     Reads only; nothing is written. A static customer table (``churn.definition: flag``) is
     checked and summarised by ``churn.static``.
     """
-    from churn.loading import load_dataset, summarize
+    from churn.data.load import load_dataset, summarize
     from churn.pipelines.train import describe_static, is_static_dataset
 
     # A DataValidationError lists every problem; main() prints it and exits with 2.
     if is_static_dataset(data):
-        from churn.static import load_static
+        from churn.static_table.core import load_static
 
         typer.echo(describe_static(load_static(data)))
         return
@@ -268,8 +268,8 @@ def features(
 
     import pandas as pd
 
-    from churn.loading import load_dataset
-    from churn.spine import build_scoring_frame
+    from churn.data.load import load_dataset
+    from churn.dataset import build_scoring_frame
 
     try:
         dates = sorted({pd.Timestamp(d) for d in as_of})

@@ -17,7 +17,7 @@ probability, not shares of the risk.
 
 Only features that RAISE risk for that customer (positive contribution) become reasons: an
 account team asks "why is this one at risk", and "because their NPS is high" is no answer. The
-sentence itself comes from ``churn.catalogue.render_reason`` using the customer's own feature
+sentence itself comes from ``churn.features.catalogue.render_reason`` using the customer's own feature
 values, so it is a true statement about their data ("NPS fell from 9 to 4"), never a feature name.
 
 Everything here is pure: frames in, new frames out.
@@ -127,7 +127,7 @@ def top_reasons(
         Feature name -> driver family ("product adoption", "service experience", "sentiment",
         "commercial"); features missing here get the family "other".
     render
-        ``churn.catalogue.render_reason``: (name, row, direction) -> sentence.
+        ``churn.features.catalogue.render_reason``: (name, row, direction) -> sentence.
     k
         Reasons per customer (``ScoringSettings.reasons_per_customer``).
     calibrate

@@ -184,7 +184,7 @@ def ensure_champion(data: Path, tracking_uri: str, config: Path | None, *, train
     ``make notebooks`` on a fresh clone has data but no model yet: training here is what
     ``make train`` would do, so the model notebooks have something to show.
     """
-    from churn import tracking
+    from churn.pipelines import tracking
 
     if tracking.champion_version(tracking_uri) is not None:
         return
@@ -251,7 +251,7 @@ def run_notebooks(
         On the first notebook with a failing cell (its HTML is still written, traceback
         included, when ``html_dir`` is given).
     """
-    from churn import tracking
+    from churn.pipelines import tracking
 
     root = Path(cwd) if cwd is not None else project_root()
     folder = Path(notebooks_dir) if notebooks_dir is not None else root / "notebooks"

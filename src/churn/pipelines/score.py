@@ -1,7 +1,7 @@
 """``churn score``: the weekly at-risk list, end to end (the thin shell around the pure parts).
 
 load the dataset -> the champion model -> active customers at as_of (``churn.spine.build_spine``)
--> features with the SAME code as training (``churn.spine.build_scoring_frame``) -> feature-set
+-> features with the SAME code as training (``churn.dataset.build_scoring_frame``) -> feature-set
 check -> scores, tiers, reasons, plays (``churn.scoring``, ``churn.explain``) -> what changed since
 the previous week folder under the same root -> files rendered (``churn.outputs``) and written
 atomically to ``<root>/<as_of>/``.
@@ -66,7 +66,7 @@ def feature_spec(model: Any) -> Any:
     are derived from the data when the model carries no spec; a mismatch is then caught by the
     feature-set check with the differing names.
     """
-    from churn.features import FeatureSpec
+    from churn.features.engine import FeatureSpec
 
     raw = (getattr(model, "metadata", None) or {}).get("feature_spec")
     return FeatureSpec.from_dict(raw) if raw else None
@@ -102,9 +102,10 @@ def score_week(
     -------
     ScoreResult
     """
-    from churn import catalogue, spine
+    from churn import dataset, labels, spine
     from churn.explain import global_drivers
-    from churn.outputs import (
+    from churn.features import catalogue
+    from churn.outputs.core import (
         WeekData,
         build_week_files,
         previous_week_folder,
@@ -112,6 +113,7 @@ def score_week(
         week_folder,
         write_week_atomically,
     )
+    from churn.pipelines.tracking import tables_fingerprint
     from churn.scoring import (
         account_details,
         at_risk_list,
@@ -122,7 +124,6 @@ def score_week(
         score_customers,
         split_scorable,
     )
-    from churn.tracking import tables_fingerprint
 
     scoring = settings.scoring
     check_scoring_settings(scoring)
@@ -147,9 +148,9 @@ def score_week(
         step("active customers")
         # The same definition of "active" as the scoring frame (and training): churn dates from
         # churn_dates(), so inactivity-defined churn and censoring apply here too.
-        active = spine.build_spine(tables.customers, [as_of], churn_date=spine.churn_dates(tables))
+        active = spine.build_spine(tables.customers, [as_of], churn_date=labels.churn_dates(tables))
         step("features")
-        frame = spine.build_scoring_frame(tables, as_of, spec=feature_spec(model))
+        frame = dataset.build_scoring_frame(tables, as_of, spec=feature_spec(model))
         check_feature_set(model.feature_names, list(frame.columns))
         scorable, excluded = split_scorable(active, frame, tuple(scoring.required_features))
         step("scores and reasons")
@@ -204,7 +205,7 @@ def score_week(
         files = build_week_files(week)
         folder = write_week_atomically(files, week_folder(out_root, as_of))
 
-    from churn.outputs import headline
+    from churn.outputs.core import headline
 
     return ScoreResult(
         folder=folder,
@@ -225,9 +226,9 @@ def run_score(
     progress: bool = True,
 ) -> ScoreResult:
     """The ``churn score`` command: load data, settings and the champion, then :func:`score_week`."""
-    from churn.loading import load_dataset
+    from churn.data.load import load_dataset
+    from churn.pipelines.tracking import load_champion
     from churn.settings import load_settings
-    from churn.tracking import load_champion
 
     settings = load_settings(config)
     # The model first: with no champion there is nothing to do, and the message says what to run.

@@ -1,6 +1,6 @@
 """``churn train`` and ``churn tune``: the thin shell around out-of-time training.
 
-load the dataset (``churn.loading``) -> training frame (``churn.spine.build_training_frame``) ->
+load the dataset (``churn.data``) -> training frame (``churn.dataset.build_training_frame``) ->
 out-of-time split, LightGBM, calibration (``churn.training``) -> test metrics beside the baselines
 and, on simulated data, the oracle (``churn.evaluation``, ``churn.baselines``) -> rolling backtest
 -> plots -> one MLflow run: config, lineage, metrics, plots, catalogue, calibrator, the model in
@@ -98,9 +98,9 @@ def load_training_frame(
     data: Path, settings: Settings, *, progress: bool = True
 ) -> tuple[Tables, pd.DataFrame]:
     """Load and validate the dataset, then build the labelled snapshot frame."""
-    from churn.features import FeatureSpec
-    from churn.loading import load_dataset
-    from churn.spine import build_training_frame
+    from churn.data.load import load_dataset
+    from churn.dataset import build_training_frame
+    from churn.features.engine import FeatureSpec
 
     tables = load_dataset(data)
     # The spec fixes the data-dependent columns (top channels, categories, metrics). It travels
@@ -150,7 +150,7 @@ def _oracle(data: Path, rows: pd.DataFrame, settings: Settings) -> np.ndarray | 
     root = dataset_root(data)
     if not (root / "ground_truth").is_dir():
         return None
-    from churn.simulate import load_truth, oracle_probability
+    from churn.simulate.core import load_truth, oracle_probability
 
     truth = load_truth(root)
     return np.asarray(
@@ -196,7 +196,7 @@ def run_train(
     Parameters
     ----------
     data
-        Dataset folder or dataset YAML (``churn.loading``).
+        Dataset folder or dataset YAML (``churn.data``).
     config
         Settings YAML (``configs/model.yaml``); ``None`` for the defaults.
     force
@@ -212,15 +212,16 @@ def run_train(
     """
     import mlflow
 
-    from churn import baselines, plots, tracking
-    from churn.evaluation import (
+    from churn.modeling import baselines, plots, promotion
+    from churn.modeling.evaluation import (
         comparison_table,
         evaluate,
         gains_curve,
         reliability_curve,
         roc_auc,
     )
-    from churn.training import backtest, backtest_summary, train_model
+    from churn.modeling.training import backtest, backtest_summary, train_model
+    from churn.pipelines import tracking
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -301,14 +302,14 @@ def run_train(
             incomparable = f"the champion cannot score the new test frame ({exc})"
 
     challenger_auc = results[MODEL]["roc_auc"]
-    if oracle_ratio is not None and oracle_ratio > tracking.ORACLE_LEAK_RATIO:
+    if oracle_ratio is not None and oracle_ratio > promotion.ORACLE_LEAK_RATIO:
         log.warning(
             "the model ranks better than the true probabilities (ROC AUC %.3f vs oracle %.3f): "
             "a feature leaks the future; see features/importance.csv in the run",
             challenger_auc,
             results[ORACLE]["roc_auc"],
         )
-    promoted, outcome = tracking.decide_promotion(
+    promoted, outcome = promotion.decide_promotion(
         challenger_auc,
         champion_auc,
         has_champion=champion_before is not None,
@@ -484,7 +485,7 @@ def _log_catalogue(names: list[str]) -> None:
     import mlflow
 
     try:
-        from churn.catalogue import catalogue_frame
+        from churn.features.catalogue import catalogue_frame
     except ImportError:  # the catalogue is optional for a model; its absence is not fatal
         log.warning("churn.catalogue is not available: feature catalogue not logged")
         mlflow.log_dict({"features": names}, "features/catalogue.json")
@@ -514,8 +515,8 @@ def run_tune(
     import mlflow
     import optuna
 
-    from churn import tracking
-    from churn.training import tune
+    from churn.modeling.training import tune
+    from churn.pipelines import tracking
 
     settings = load_settings(config)
     tr = settings.training
@@ -652,7 +653,7 @@ def is_static_dataset(data: Path) -> bool:
     churn.loading.DatasetConfigError
         The path or the config cannot be understood (the same message ``load_dataset`` gives).
     """
-    from churn.loading import load_config
+    from churn.data.load import load_config
 
     return load_config(data).churn.definition == "flag"
 
@@ -730,10 +731,10 @@ def run_train_static(
     """
     import mlflow
 
-    from churn import tracking
-    from churn.baselines import LogisticBaseline
-    from churn.evaluation import evaluate
-    from churn.static import STATIC_LIGHTGBM, cross_validate, fit_static, load_static
+    from churn.modeling.baselines import LogisticBaseline
+    from churn.modeling.evaluation import evaluate
+    from churn.pipelines import tracking
+    from churn.static_table.core import STATIC_LIGHTGBM, cross_validate, fit_static, load_static
 
     if n_splits < 2 or n_repeats < 1:
         raise ChurnError(

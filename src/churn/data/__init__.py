@@ -1,0 +1,1 @@
+"""Raw tables in, validated tables out: dataset configs, readers, column mapping, validation."""

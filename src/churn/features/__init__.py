@@ -1,0 +1,1 @@
+"""Point-in-time features: one registry, the engine that computes them, the catalogue."""

@@ -1,0 +1,1 @@
+"""Model, calibration, training, evaluation, baselines and the promotion gate."""

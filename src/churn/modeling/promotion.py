@@ -1,0 +1,83 @@
+"""The champion/challenger gate: pure decisions, no MLflow (the shell stores what they say)."""
+
+from __future__ import annotations
+
+import math
+
+
+def gate(challenger_metric: float, champion_metric: float | None, tolerance: float = 0.0) -> bool:
+    """Champion/challenger gate: promote if the challenger is no worse than the champion.
+
+    Both metrics must be higher-is-better and measured on the SAME out-of-time test rows.
+
+    Parameters
+    ----------
+    challenger_metric
+        The new model's metric. NaN never passes.
+    champion_metric
+        The current champion's metric on the same rows; ``None`` (no champion, or it cannot be
+        scored) passes any finite challenger.
+    tolerance
+        How much worse the challenger may be and still pass (noise allowance).
+    """
+    if challenger_metric is None or not math.isfinite(challenger_metric):
+        return False
+    if champion_metric is None or not math.isfinite(champion_metric):
+        return True
+    return challenger_metric >= champion_metric - tolerance
+
+
+#: A model cannot rank better than the true probabilities. Beating the oracle's ROC AUC by more
+#: than sampling noise (~1% on a few thousand test rows) means a feature knows the future.
+ORACLE_LEAK_RATIO = 1.02
+
+
+def decide_promotion(
+    challenger_metric: float,
+    champion_metric: float | None,
+    *,
+    has_champion: bool,
+    incomparable: str = "",
+    force: bool = False,
+    tolerance: float = 0.0,
+    oracle_ratio: float | None = None,
+) -> tuple[bool, str]:
+    """Whether the new model becomes champion, and the outcome in words (logged as a tag).
+
+    Parameters
+    ----------
+    challenger_metric, champion_metric
+        Test ROC AUC of the new model and of the champion re-scored on the same rows.
+    has_champion
+        Whether a champion exists at all.
+    incomparable
+        Why the champion could not be scored on the new test frame ("" if it could); then the
+        gate cannot judge and only ``force`` promotes.
+    force
+        Promote whatever the gate says (the outcome still records what it said).
+    tolerance
+        Passed to :func:`gate`.
+    oracle_ratio
+        Model / oracle ROC AUC on simulated data. Above ``ORACLE_LEAK_RATIO`` the model beats
+        the truth, which only leakage explains, so it is not promoted without ``force``.
+    """
+    verdict = "forced: " if force else "kept champion: "
+    if oracle_ratio is not None and oracle_ratio > ORACLE_LEAK_RATIO:
+        return force, (
+            ("forced: " if force else "rejected: ")
+            + f"model beats the oracle (ROC AUC ratio {oracle_ratio:.3f} > {ORACLE_LEAK_RATIO}):"
+            " a feature leaks the future"
+        )
+    if not has_champion:
+        passed = gate(challenger_metric, None, tolerance)
+        return passed or force, "promoted: first model" if passed else verdict + "no valid AUC"
+    if incomparable:
+        return force, verdict + incomparable
+    if gate(challenger_metric, champion_metric, tolerance):
+        return True, (
+            f"promoted: test ROC AUC {challenger_metric:.4f} >= champion "
+            f"{champion_metric:.4f} - {tolerance}"
+        )
+    return force, verdict + (
+        f"test ROC AUC {challenger_metric:.4f} < champion {champion_metric:.4f} - {tolerance}"
+    )

@@ -1,0 +1,1 @@
+"""The demo's simulated customer base, with its ground truth and oracle."""

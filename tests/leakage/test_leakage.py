@@ -1,0 +1,491 @@
+"""Leakage tests: nothing at or after as_of may reach a feature, and labels use the right window.
+
+These are the most important tests of the project: a leak makes a model look brilliant in
+backtests and useless on Monday morning.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churn.contract import Tables
+from churn.dataset import build_scoring_frame, build_training_frame
+from churn.features.engine import FeatureSpec, build_features
+from churn.labels import attach_labels, churn_dates
+from churn.settings import SnapshotSettings
+
+AS_OF = pd.Timestamp("2024-03-04")  # a Monday
+US = pd.Timedelta(microseconds=1)
+DAY = pd.Timedelta(days=1)
+EXTRACTION = pd.Timestamp("2024-06-01")
+
+
+def make_tables(
+    interactions: pd.DataFrame | None = None,
+    nps: pd.DataFrame | None = None,
+    usage: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    extraction: pd.Timestamp = EXTRACTION,
+    **kw: object,
+) -> Tables:
+    """A tiny dataset: customer c1 (and c2), optional event rows."""
+    if customers is None:
+        customers = pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2"],
+                "signup_date": pd.to_datetime(["2023-01-01", "2023-01-01"]),
+                "churn_date": pd.to_datetime([None, None]),
+                "plan": ["pro", "basic"],
+            }
+        )
+    if interactions is None:
+        interactions = pd.DataFrame(
+            {
+                "customer_id": pd.Series([], dtype="str"),
+                "timestamp": pd.Series([], dtype="datetime64[ns]"),
+                "channel": pd.Series([], dtype="str"),
+                "category": pd.Series([], dtype="str"),
+            }
+        )
+    if "recorded_at" not in interactions:
+        interactions = interactions.assign(recorded_at=interactions["timestamp"])
+    if nps is None:
+        nps = pd.DataFrame(
+            {
+                "customer_id": pd.Series([], dtype="str"),
+                "timestamp": pd.Series([], dtype="datetime64[ns]"),
+                "score": pd.Series([], dtype="float64"),
+            }
+        )
+    if usage is None:
+        usage = pd.DataFrame(
+            {
+                "customer_id": pd.Series([], dtype="str"),
+                "date": pd.Series([], dtype="datetime64[ns]"),
+                "active_users": pd.Series([], dtype="float64"),
+            }
+        )
+    return Tables(
+        customers=customers,
+        interactions=interactions,
+        nps=nps,
+        usage=usage,
+        extraction_date=extraction,
+        usage_period=kw.pop("usage_period", "week"),  # type: ignore[arg-type]
+        usage_metrics=("active_users",),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def interactions_at(*stamps: pd.Timestamp, **cols: list[object]) -> pd.DataFrame:
+    n = len(stamps)
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["c1"] * n,
+            "timestamp": pd.to_datetime(list(stamps)),
+            "channel": cols.pop("channel", ["phone"] * n),
+            "category": cols.pop("category", ["complaint"] * n),
+        }
+    )
+    for k, v in cols.items():
+        frame[k] = v
+    return frame
+
+
+def features_at(tables: Tables, as_of: pd.Timestamp = AS_OF, spec: FeatureSpec | None = None):
+    spine = pd.DataFrame({"customer_id": ["c1"], "as_of": [as_of]})
+    return build_features(spine, tables, spec=spec).iloc[0]
+
+
+# ---- boundaries ------------------------------------------------------------------------------
+
+
+def test_event_at_as_of_is_invisible():
+    f = features_at(make_tables(interactions_at(AS_OF)))
+    assert f["int_tickets_30d"] == 0
+    assert np.isnan(f["int_days_since_contact"])
+
+
+def test_event_a_microsecond_before_as_of_is_visible():
+    f = features_at(make_tables(interactions_at(AS_OF - US)))
+    assert f["int_tickets_30d"] == 1
+    assert f["int_days_since_contact"] == pytest.approx(1e-6 / 86400, abs=1e-9)
+
+
+def test_event_at_window_start_is_inside_the_window():
+    f = features_at(make_tables(interactions_at(AS_OF - 30 * DAY)))
+    assert f["int_tickets_30d"] == 1
+
+
+def test_event_just_before_window_start_is_outside_the_window():
+    f = features_at(make_tables(interactions_at(AS_OF - 30 * DAY - US)))
+    assert f["int_tickets_30d"] == 0
+    assert f["int_tickets_90d"] == 1
+
+
+def test_record_arriving_at_as_of_is_invisible_even_if_the_event_was_earlier():
+    inter = interactions_at(AS_OF - 5 * DAY, recorded_at=[AS_OF])
+    f = features_at(make_tables(inter))
+    assert f["int_tickets_30d"] == 0
+    assert np.isnan(f["int_days_since_contact"])
+
+
+def test_record_arriving_just_before_as_of_is_visible():
+    inter = interactions_at(AS_OF - 5 * DAY, recorded_at=[AS_OF - US])
+    assert features_at(make_tables(inter))["int_tickets_30d"] == 1
+
+
+def test_ticket_resolved_after_as_of_counts_as_open():
+    inter = interactions_at(
+        AS_OF - 20 * DAY,
+        AS_OF - 20 * DAY,
+        resolved_at=[AS_OF + DAY, AS_OF - DAY],
+    )
+    f = features_at(make_tables(inter))
+    assert f["int_open_tickets"] == 1
+    assert f["int_open_complaints_14d"] == 1
+
+
+def test_ticket_resolved_exactly_at_as_of_was_still_open():
+    inter = interactions_at(AS_OF - 20 * DAY, resolved_at=[AS_OF])
+    f = features_at(make_tables(inter))
+    assert f["int_open_tickets"] == 1
+    assert np.isnan(f["int_resolution_days_mean_90d"])
+
+
+def test_resolution_after_as_of_does_not_count_as_a_resolution_time():
+    inter = interactions_at(
+        AS_OF - 20 * DAY, AS_OF - 10 * DAY, resolved_at=[AS_OF - 15 * DAY, AS_OF + DAY]
+    )
+    f = features_at(make_tables(inter))
+    assert f["int_resolution_days_mean_90d"] == pytest.approx(5.0)
+    assert f["int_resolution_days_max_90d"] == pytest.approx(5.0)
+
+
+def test_complaint_open_for_exactly_14_days_is_not_yet_old():
+    inter = interactions_at(
+        AS_OF - 14 * DAY, AS_OF - 14 * DAY - US, resolved_at=[AS_OF + DAY, AS_OF + DAY]
+    )
+    assert features_at(make_tables(inter))["int_open_complaints_14d"] == 1
+
+
+def weekly_usage(starts: list[pd.Timestamp], values: list[float], **cols) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["c1"] * len(starts),
+            "date": pd.to_datetime(starts),
+            "active_users": values,
+        }
+    )
+    for k, v in cols.items():
+        frame[k] = v
+    return frame
+
+
+def test_usage_period_not_ended_at_as_of_is_invisible():
+    # The week [as_of - 3d, as_of + 4d) has not ended: its value would leak four future days.
+    usage = weekly_usage([AS_OF - 3 * DAY], [50.0], recorded_at=[AS_OF - DAY])
+    f = features_at(make_tables(usage=usage))
+    assert np.isnan(f["util_active_users_30d"])
+    assert np.isnan(f["util_days_since_active"])
+
+
+def test_usage_period_ending_at_as_of_is_visible_when_recorded_before():
+    usage = weekly_usage([AS_OF - 7 * DAY], [50.0], recorded_at=[AS_OF - US])
+    f = features_at(make_tables(usage=usage))
+    assert f["util_active_users_30d"] == 50.0
+    assert f["util_days_since_active"] == 0.0
+
+
+def test_usage_recorded_at_period_end_equal_to_as_of_is_invisible():
+    usage = weekly_usage([AS_OF - 7 * DAY], [50.0])  # recorded_at defaults to the period end
+    assert np.isnan(features_at(make_tables(usage=usage))["util_active_users_30d"])
+
+
+def test_monthly_usage_is_invisible_until_the_month_has_ended():
+    usage = pd.DataFrame(
+        {"customer_id": ["c1"], "date": [pd.Timestamp("2024-02-10")], "active_users": [9.0]}
+    )
+    tables = make_tables(usage=usage, usage_period="month")
+    assert np.isnan(features_at(tables, pd.Timestamp("2024-03-10"))["util_active_users_30d"])
+    visible = features_at(tables, pd.Timestamp("2024-03-10") + US)
+    assert visible["util_active_users_30d"] == 9.0
+
+
+def test_nps_response_at_as_of_is_invisible():
+    nps = pd.DataFrame(
+        {"customer_id": ["c1", "c1"], "timestamp": [AS_OF - 40 * DAY, AS_OF], "score": [9.0, 2.0]}
+    )
+    f = features_at(make_tables(nps=nps))
+    assert f["nps_last"] == 9.0
+    assert np.isnan(f["nps_previous"])
+
+
+# ---- property: the future cannot change the present ------------------------------------------
+
+stamp_offsets = st.integers(min_value=-200 * 24, max_value=-1).map(lambda h: pd.Timedelta(hours=h))
+future_offsets = st.integers(min_value=0, max_value=400 * 24 * 60).map(
+    lambda m: pd.Timedelta(minutes=m)
+)
+
+
+def base_tables() -> Tables:
+    inter = interactions_at(
+        AS_OF - 100 * DAY,
+        AS_OF - 40 * DAY,
+        AS_OF - 20 * DAY,
+        AS_OF - 3 * DAY,
+        channel=["phone", "email", "chat", "phone"],
+        category=["complaint", "billing", "how-to", "complaint"],
+        resolved_at=[AS_OF - 99 * DAY, AS_OF + 2 * DAY, pd.NaT, AS_OF - 2 * DAY],
+        csat=[2.0, 4.0, np.nan, 1.0],
+    )
+    nps = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c1"],
+            "timestamp": [AS_OF - 300 * DAY, AS_OF - 100 * DAY, pd.NaT],
+            "score": [9.0, 3.0, np.nan],
+            "sent_at": [AS_OF - 301 * DAY, AS_OF - 101 * DAY, AS_OF - 10 * DAY],
+        }
+    )
+    starts = list(pd.date_range(AS_OF - 140 * DAY, AS_OF + 30 * DAY, freq="7D"))
+    usage = weekly_usage(starts, list(np.linspace(20, 5, len(starts))))
+    return make_tables(inter, nps, usage)
+
+
+@st.composite
+def future_records(draw: st.DrawFn) -> dict[str, pd.DataFrame]:
+    """Records stamped at or after AS_OF: either the event or its recording is in the future."""
+    n = draw(st.integers(1, 4))
+    rows = []
+    for _ in range(n):
+        late_recording = draw(st.booleans())
+        if late_recording:
+            # Happened before as_of but reached the data at/after it.
+            t = AS_OF + draw(stamp_offsets)
+            rec = AS_OF + draw(future_offsets)
+        else:
+            t = AS_OF + draw(future_offsets)
+            rec = t + draw(future_offsets)
+        rows.append((t, rec))
+    ch = draw(st.sampled_from(["phone", "email", "chat", "visit"]))
+    cat = draw(st.sampled_from(["complaint", "billing", "how-to"]))
+    inter = pd.DataFrame(
+        {
+            "customer_id": "c1",
+            "timestamp": [t for t, _ in rows],
+            "channel": ch,
+            "category": cat,
+            "resolved_at": [rec + pd.Timedelta(hours=1) for _, rec in rows],
+            "csat": draw(st.floats(1, 5)),
+            "recorded_at": [rec for _, rec in rows],
+        }
+    )
+    nps = pd.DataFrame(
+        {
+            "customer_id": "c1",
+            "timestamp": [t for t, _ in rows],
+            "score": float(draw(st.integers(0, 10))),
+            "sent_at": [t for t, _ in rows],
+            "recorded_at": [rec for _, rec in rows],
+        }
+    )
+    usage = pd.DataFrame(
+        {
+            "customer_id": "c1",
+            # A period that ends after as_of, or one recorded at/after it.
+            "date": [t - pd.Timedelta(days=6) for t, _ in rows],
+            "active_users": draw(st.floats(0, 1000)),
+            "recorded_at": [rec for _, rec in rows],
+        }
+    )
+    return {"interactions": inter, "nps": nps, "usage": usage}
+
+
+@functools.cache
+def base_features() -> pd.Series:
+    """Features of the base dataset at AS_OF (computed once: the property tests compare to it)."""
+    base = base_tables()
+    return features_at(base, spec=FeatureSpec.from_tables(base))
+
+
+def assert_same_features(a: pd.Series, b: pd.Series) -> None:
+    for name in a.index:
+        x, y = a[name], b[name]
+        if isinstance(x, float) or isinstance(y, float):
+            # Float tolerance only for summation order inside DuckDB; a leak moves values a lot.
+            np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12, err_msg=name)
+        else:
+            assert (pd.isna(x) and pd.isna(y)) or x == y, name
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(extra=future_records())
+def test_appending_records_stamped_at_or_after_as_of_never_changes_features(extra):
+    base = base_tables()
+    spec = FeatureSpec.from_tables(base)  # the spec is part of the model, fixed before scoring
+    before = base_features()
+    grown = make_tables(
+        pd.concat([base.interactions, extra["interactions"]], ignore_index=True),
+        pd.concat([base.nps, extra["nps"]], ignore_index=True),
+        pd.concat([base.usage, extra["usage"]], ignore_index=True),
+    )
+    assert_same_features(before, features_at(grown, spec=spec))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shift=future_offsets, score=st.integers(0, 10), csat=st.floats(1, 5))
+def test_altering_records_stamped_at_or_after_as_of_never_changes_features(shift, score, csat):
+    base = base_tables()
+    spec = FeatureSpec.from_tables(base)
+    before = base_features()
+    inter = base.interactions.copy()
+    # The ticket resolved after as_of: move its resolution anywhere at/after as_of.
+    later = inter["resolved_at"] > AS_OF
+    inter.loc[later, "resolved_at"] = AS_OF + shift
+    usage = base.usage.copy()
+    future = (usage["date"] + pd.Timedelta(days=7)) > AS_OF
+    usage.loc[future, "active_users"] = float(score) * 100
+    nps = pd.concat(
+        [
+            base.nps,
+            pd.DataFrame(
+                {
+                    "customer_id": ["c1"],
+                    "timestamp": [AS_OF + shift],
+                    "score": [float(score)],
+                    "sent_at": [AS_OF - DAY],
+                    "recorded_at": [AS_OF + shift],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    inter.loc[inter["timestamp"] >= AS_OF, "csat"] = csat
+    assert_same_features(before, features_at(make_tables(inter, nps, usage), spec=spec))
+
+
+# ---- training and scoring agree ----------------------------------------------------------------
+
+
+def test_training_and_scoring_paths_give_identical_features():
+    tables = base_tables()
+    snaps = SnapshotSettings(warmup_days=30, horizon_days=30)
+    train = build_training_frame(tables, snaps, end=AS_OF)
+    score = build_scoring_frame(tables, AS_OF, spec=FeatureSpec.from_tables(tables))
+    train_at = train[train["as_of"] == AS_OF].drop(columns=["label"]).reset_index(drop=True)
+    assert len(train_at) == len(score) == 2
+    pd.testing.assert_frame_equal(train_at, score.reset_index(drop=True))
+
+
+# ---- labels ------------------------------------------------------------------------------------
+
+
+def labels_for(churn: pd.Timestamp | None, horizon: int = 30, lead: int = 0, **kw) -> float:
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["c1"],
+            "signup_date": [pd.Timestamp("2023-01-01")],
+            "churn_date": pd.to_datetime([churn]),
+        }
+    )
+    tables = make_tables(customers=customers, **kw)
+    spine = pd.DataFrame({"customer_id": ["c1"], "as_of": [AS_OF]})
+    return attach_labels(spine, tables, horizon, lead)["label"].iloc[0]
+
+
+def test_churn_at_as_of_is_inside_the_label_window():
+    assert labels_for(AS_OF) == 1.0
+
+
+def test_churn_at_as_of_plus_horizon_is_outside_the_label_window():
+    assert labels_for(AS_OF + 30 * DAY) == 0.0
+    assert labels_for(AS_OF + 30 * DAY - US) == 1.0
+
+
+def test_label_window_starts_after_the_lead_time():
+    assert labels_for(AS_OF + 7 * DAY, lead=7) == 1.0
+    assert labels_for(AS_OF + 37 * DAY, lead=7) == 0.0
+    # Churn during the lead time is neither a "stays" nor a target: unlabelled.
+    assert np.isnan(labels_for(AS_OF + 3 * DAY, lead=7))
+
+
+def test_window_running_past_extraction_is_censored():
+    extraction = AS_OF + 20 * DAY
+    assert np.isnan(labels_for(None, extraction=extraction))
+    # Even a churn already visible inside it: keeping only censored positives biases rates.
+    assert np.isnan(labels_for(AS_OF + 5 * DAY, extraction=extraction))
+
+
+def test_window_ending_exactly_at_extraction_is_labelled():
+    assert labels_for(None, extraction=AS_OF + 30 * DAY) == 0.0
+
+
+def test_inactivity_churn_is_dated_at_last_activity_once_confirmed():
+    customers = pd.DataFrame(
+        {"customer_id": ["c1", "c2"], "signup_date": pd.to_datetime(["2023-01-01"] * 2)}
+    )
+    inter = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2"],
+            "timestamp": [AS_OF, pd.Timestamp("2024-05-20")],
+            "channel": "phone",
+            "category": "billing",
+        }
+    )
+    tables = make_tables(
+        inter,
+        customers=customers,
+        extraction=pd.Timestamp("2024-06-01"),
+        churn_definition="inactivity",
+        inactivity_days=60,
+    )
+    dates = churn_dates(tables)
+    assert dates["c1"] == AS_OF  # silent for 89 days before extraction: churned
+    assert pd.isna(dates["c2"])  # silent for 12 days: not known to have churned
+    spine = pd.DataFrame({"customer_id": ["c1", "c2"], "as_of": [AS_OF - 10 * DAY] * 2})
+    labels = attach_labels(spine, tables, horizon_days=30)["label"].tolist()
+    assert labels == [1.0, 0.0]  # c2 was seen active after the window ended
+
+
+def test_inactivity_label_is_censored_while_churn_cannot_be_confirmed():
+    customers = pd.DataFrame({"customer_id": ["c1"], "signup_date": [pd.Timestamp("2023-01-01")]})
+    inter = interactions_at(pd.Timestamp("2024-05-01"))
+    tables = make_tables(
+        inter,
+        customers=customers,
+        extraction=pd.Timestamp("2024-06-01"),
+        churn_definition="inactivity",
+        inactivity_days=60,
+    )
+    spine = pd.DataFrame({"customer_id": ["c1"], "as_of": [pd.Timestamp("2024-04-15")]})
+    # Window [04-15, 05-15) has passed, but a churn dated 05-01 cannot be confirmed until 06-30.
+    assert np.isnan(attach_labels(spine, tables, horizon_days=30)["label"].iloc[0])
+
+
+def test_days_to_renewal_does_not_depend_on_how_the_contract_ended():
+    # Two monthly customers who signed up on the same day and look identical at AS_OF: one
+    # left at a renewal shortly after AS_OF, the other is still a customer. The extract's
+    # contract_end_date differs (the renewal they left at vs the one after extraction), so a
+    # feature derived from it would separate them by the label. Renewal timing must come from
+    # the contract term, known at any as_of.
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["left", "stayed"],
+            "signup_date": pd.to_datetime(["2023-01-10", "2023-01-10"]),
+            "churn_date": pd.to_datetime(["2024-03-10", None]),
+            "contract_months": [1.0, 1.0],
+            "contract_end_date": pd.to_datetime(["2024-03-10", "2024-06-10"]),
+        }
+    )
+    spine = pd.DataFrame({"customer_id": ["left", "stayed"], "as_of": [AS_OF, AS_OF]})
+    f = build_features(spine, make_tables(customers=customers)).set_index("customer_id")
+    assert f.loc["left", "acct_days_to_renewal"] == f.loc["stayed", "acct_days_to_renewal"]
+    # And it is the next monthly anniversary: 2024-03-10 is 6 days after AS_OF.
+    assert f.loc["left", "acct_days_to_renewal"] == pytest.approx(6, abs=1.5)

@@ -1,0 +1,144 @@
+"""Behaviour of a model trained on simulated data: directions, metric floors, the oracle.
+
+One small simulated dataset is generated, loaded through the real loader, turned into the real
+training frame and trained on once per module (about half a minute on one core).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.modeling.evaluation import roc_auc
+from churn.settings import Settings, TrainingSettings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> Path:
+    from churn.simulate.core import simulate, write_dataset
+
+    out = tmp_path_factory.mktemp("sim") / "data"
+    write_dataset(simulate(1500, seed=11, mess_rate=0.0), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    tr = TrainingSettings(num_threads=1, backtest_windows=0)
+    return Settings(training=replace(tr, lightgbm={**tr.lightgbm, "learning_rate": 0.1}))
+
+
+@pytest.fixture(scope="module")
+def trained(simulated, settings):
+    from churn.modeling.training import train_model
+    from churn.pipelines.train import load_training_frame
+
+    tables, frame = load_training_frame(simulated, settings, progress=False)
+    result = train_model(frame, settings)
+    test = result.split.part(frame, "test")
+    return result, frame, test, tables
+
+
+def _risk_change(model, rows: pd.DataFrame, changed: pd.DataFrame) -> np.ndarray:
+    return model.predict_proba(changed) - model.predict_proba(rows)
+
+
+def _columns(frame: pd.DataFrame, prefix: str, suffix: str = "") -> list[str]:
+    return [c for c in frame.columns if c.startswith(prefix) and c.endswith(suffix)]
+
+
+def _assert_raises_risk(delta: np.ndarray) -> None:
+    # On average and for most customers; trees are step functions, so some rows sit on a
+    # flat part of the response and do not move.
+    assert delta.mean() > 0, f"mean change in risk {delta.mean():.4f}"
+    assert (delta > 0).mean() > (delta < 0).mean(), "more customers got safer than riskier"
+
+
+def test_a_detractor_nps_raises_risk(trained):
+    result, _, test, _ = trained
+    rows = test[test["nps_last"] >= 9].head(400)
+    assert len(rows) > 50
+    changed = rows.assign(nps_last=2.0)
+    if "nps_last_category" in rows:
+        changed["nps_last_category"] = pd.Categorical(
+            ["detractor"] * len(rows), categories=rows["nps_last_category"].cat.categories
+        )
+    if "nps_min_180d" in rows:
+        changed["nps_min_180d"] = np.fmin(rows["nps_min_180d"], 2.0)
+    _assert_raises_risk(_risk_change(result.model, rows, changed))
+
+
+def test_falling_usage_raises_risk(trained):
+    result, _, test, _ = trained
+    rows = test.head(400)
+    changed = rows.copy()
+    # Usage fell by 60% over the last 30 days: activity metrics, their 30d/90d ratios and seat
+    # utilisation drop together; licensed seats (capacity, not activity) stay as they were.
+    activity = [
+        c
+        for c in rows.columns
+        if c.startswith("util_")
+        and (c.endswith("_30d") or c.endswith("_ratio_30d_90d"))
+        and "seats_licensed" not in c
+    ]
+    assert "util_seat_utilisation_30d" in activity
+    for col in activity:
+        changed[col] = rows[col] * 0.4
+    _assert_raises_risk(_risk_change(result.model, rows, changed))
+
+
+def test_open_complaints_raise_risk(trained):
+    result, _, test, _ = trained
+    rows = test[test["int_open_complaints_14d"].fillna(0) == 0].head(400)
+    changed = rows.copy()
+    changed["int_open_complaints_14d"] = 2.0
+    for col in ("int_open_tickets", *_columns(rows, "int_cat_complaint_")):
+        changed[col] = rows[col].fillna(0) + 2.0
+    _assert_raises_risk(_risk_change(result.model, rows, changed))
+
+
+def test_model_beats_both_baselines_on_the_test_window(trained):
+    from churn.modeling.baselines import LogisticBaseline, health_score_proba
+
+    result, frame, test, _ = trained
+    y = test["label"].to_numpy()
+    train = result.split.part(frame, "train")
+    logreg = LogisticBaseline(result.features).fit(train, train["label"].to_numpy())
+    model_auc = roc_auc(y, result.model.predict_proba(test))
+    assert model_auc > roc_auc(y, health_score_proba(test))
+    assert model_auc > roc_auc(y, logreg.predict_proba(test))
+
+
+def test_metric_floors_on_the_test_window(trained):
+    from churn.modeling.evaluation import evaluate
+
+    result, _, test, _ = trained
+    m = evaluate(
+        test["label"].to_numpy(),
+        result.model.predict_proba(test),
+        as_of=test["as_of"],
+        capacity_k=50,
+    )
+    assert m["roc_auc"] >= 0.75
+    assert m["top_decile_lift"] >= 3.0
+    assert m["ece"] <= 0.03
+
+
+def test_model_approaches_but_does_not_beat_the_oracle(trained, simulated, settings):
+    """At most the truth (more means a feature leaks the future), and at least 90% of it."""
+    from churn.modeling.promotion import ORACLE_LEAK_RATIO
+    from churn.pipelines.train import _oracle
+
+    result, _, test, _ = trained
+    oracle = _oracle(simulated, test, settings)
+    ok = np.isfinite(oracle)
+    y = test["label"].to_numpy()[ok]
+    ratio = roc_auc(y, result.model.predict_proba(test)[ok]) / roc_auc(y, oracle[ok])
+    assert ratio <= ORACLE_LEAK_RATIO, f"model/oracle ROC AUC {ratio:.3f}: leakage"
+    assert ratio >= 0.90
