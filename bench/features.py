@@ -31,7 +31,7 @@ TABLES = ("customers", "interactions", "nps", "usage")
 
 
 def _write_dataset(n_customers: int, folder: Path, seed: int = 0) -> dict[str, Any]:
-    from churn.simulate.core import simulate
+    from churn.simulate import simulate
 
     sim = simulate(n_customers, seed=seed, mess_rate=0.0)
     for name in TABLES:
@@ -94,7 +94,7 @@ def _child(mode: str, folder: Path) -> dict[str, Any]:
             ).df()
             rows += len(res)
     else:
-        from churn.features.engine import build_features
+        from churn.features import build_features
         from churn.labels import churn_dates
         from churn.spine import build_spine, snapshot_dates
 

@@ -129,7 +129,7 @@ def bgnbd_p_alive(transactions, observation_end: str, python: str | None):
 
 
 def _metrics(y, p) -> dict[str, float]:
-    from churn.modeling.evaluation import pr_auc, roc_auc, top_decile_lift
+    from churn.modeling import pr_auc, roc_auc, top_decile_lift
 
     return {
         "roc_auc": roc_auc(y, p),
@@ -139,9 +139,8 @@ def _metrics(y, p) -> dict[str, float]:
 
 
 def run_static(name: str, n_repeats: int, n_splits: int) -> tuple[list[dict], dict]:
-    from churn.modeling.baselines import LogisticBaseline
-    from churn.modeling.evaluation import evaluate
-    from churn.static_table.core import cross_validate, load_static
+    from churn.modeling import LogisticBaseline, evaluate
+    from churn.static_table import cross_validate, load_static
 
     start = time.perf_counter()
     data = load_static(CONFIGS / f"{name}.yaml")
@@ -186,9 +185,9 @@ def cdnow_frames(tables):
     """Training and test frames for the CDNOW protocol (module docstring)."""
     import pandas as pd
 
-    from churn.features.engine import FeatureSpec, build_features
+    from churn.features import FeatureSpec, build_features
     from churn.spine import build_spine
-    from churn.static_table.core import no_activity_labels, visible_before
+    from churn.static_table import no_activity_labels, visible_before
 
     cutoff = pd.Timestamp(CDNOW_CUTOFF)
     calib = visible_before(tables, cutoff)
@@ -211,10 +210,10 @@ def cdnow_frames(tables):
 def run_cdnow(bgnbd_python: str | None) -> tuple[list[dict], dict]:
     import pandas as pd
 
-    from churn.data.load import load_dataset
-    from churn.features.engine import feature_names
-    from churn.modeling.baselines import LogisticBaseline
-    from churn.static_table.core import fit_lightgbm
+    from churn.data import load_dataset
+    from churn.features import feature_names
+    from churn.modeling import LogisticBaseline
+    from churn.static_table import fit_lightgbm
 
     start = time.perf_counter()
     tables = load_dataset(CONFIGS / "cdnow.yaml")

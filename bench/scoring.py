@@ -47,8 +47,8 @@ def run_scoring_bench(
     """Time weekly scoring of ``n_customers`` customers; returns the figures (seconds)."""
     import lightgbm as lgb
 
-    from churn.modeling.model import Calibrator, ChurnModel
-    from churn.outputs.core import WeekData, build_week_files, write_week_atomically
+    from churn.modeling import Calibrator, ChurnModel
+    from churn.outputs import WeekData, build_week_files, write_week_atomically
     from churn.scoring import account_details, at_risk_list, compare_with_previous, score_customers
     from churn.settings import ScoringSettings
 

@@ -34,7 +34,7 @@ import pandas as pd
 
 from churn.contract import Tables
 from churn.errors import ChurnError
-from churn.modeling.evaluation import evaluate
+from churn.modeling import evaluate
 
 if TYPE_CHECKING:
     from pandas.api.typing import DataFrameGroupBy
@@ -405,7 +405,7 @@ def test_window_rows(
     DataFrame
         ``customer_id``, ``as_of``, ``label`` and the features; only rows with a known label.
     """
-    from churn.features.engine import build_features
+    from churn.features import build_features
     from churn.labels import attach_labels, churn_dates
     from churn.spine import build_spine, snapshot_dates
 

@@ -103,12 +103,12 @@ def validate(data: DataOpt) -> None:
     Reads only; nothing is written. A static customer table (``churn.definition: flag``) is
     checked and summarised by ``churn.static``.
     """
-    from churn.data.load import load_dataset, summarize
+    from churn.data import load_dataset, summarize
     from churn.pipelines.train import describe_static, is_static_dataset
 
     # A DataValidationError lists every problem; main() prints it and exits with 2.
     if is_static_dataset(data):
-        from churn.static_table.core import load_static
+        from churn.static_table import load_static
 
         typer.echo(describe_static(load_static(data)))
         return
@@ -268,7 +268,7 @@ def features(
 
     import pandas as pd
 
-    from churn.data.load import load_dataset
+    from churn.data import load_dataset
     from churn.dataset import build_scoring_frame
 
     try:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from churn.contract import Tables
 from churn.errors import ChurnError
-from churn.features.engine import FeatureSpec, build_features
+from churn.features import FeatureSpec, build_features
 from churn.labels import attach_labels, churn_dates
 from churn.settings import SnapshotSettings
 from churn.spine import build_spine, snapshot_dates

@@ -27,7 +27,7 @@ import pandas as pd
 
 from churn.contract import USAGE_PERIODS, Tables
 from churn.errors import ChurnError
-from churn.features.engine import activity_columns
+from churn.features import activity_columns
 from churn.spine import customers_index
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from churn.data.load import DatasetConfig, StaticConfig, load_dataset, parse_config
-from churn.data.validation import DataValidationError
+from churn.data import DatasetConfig, DataValidationError, StaticConfig, load_dataset, parse_config
 from churn.errors import ChurnError
-from churn.modeling.baselines import LogisticBaseline
-from churn.modeling.evaluation import evaluate
-from churn.static_table.core import (
+from churn.modeling import LogisticBaseline, evaluate
+from churn.static_table import (
     cross_validate,
     fit_static,
     load_static,
@@ -148,7 +146,7 @@ def test_cdnow_loads_as_a_purchase_log_with_derived_customers():
 @real
 @pytest.mark.real_data
 def test_cdnow_features_at_the_cutoff_use_only_earlier_purchases():
-    from churn.features.engine import build_features
+    from churn.features import build_features
     from churn.spine import build_spine
 
     tables = load_dataset(CONFIGS / "cdnow.yaml")

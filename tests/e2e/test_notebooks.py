@@ -110,7 +110,7 @@ def test_a_failing_cell_names_the_notebook_and_the_cell_and_still_writes_the_pag
 def trained(tmp_path_factory):
     """A small simulated dataset and a champion trained on it in a throwaway MLflow store."""
     from churn.pipelines.train import run_train
-    from churn.simulate.core import simulate, write_dataset
+    from churn.simulate import simulate, write_dataset
 
     root = tmp_path_factory.mktemp("notebooks")
     data = write_dataset(simulate(700, seed=3, months=18, mess_rate=0.01), root / "data")

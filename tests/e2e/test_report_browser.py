@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.outputs.core import WeekData, build_week_files
+from churn.outputs import WeekData, build_week_files
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from churn.contract import Tables
 from churn.dataset import build_scoring_frame, build_training_frame
-from churn.features.engine import FeatureSpec, build_features
+from churn.features import FeatureSpec, build_features
 from churn.labels import attach_labels, churn_dates
 from churn.settings import SnapshotSettings
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.modeling.evaluation import roc_auc
+from churn.modeling import roc_auc
 from churn.settings import Settings, TrainingSettings
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> Path:
-    from churn.simulate.core import simulate, write_dataset
+    from churn.simulate import simulate, write_dataset
 
     out = tmp_path_factory.mktemp("sim") / "data"
     write_dataset(simulate(1500, seed=11, mess_rate=0.0), out)
@@ -36,7 +36,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="module")
 def trained(simulated, settings):
-    from churn.modeling.training import train_model
+    from churn.modeling import train_model
     from churn.pipelines.train import load_training_frame
 
     tables, frame = load_training_frame(simulated, settings, progress=False)
@@ -104,7 +104,7 @@ def test_open_complaints_raise_risk(trained):
 
 
 def test_model_beats_both_baselines_on_the_test_window(trained):
-    from churn.modeling.baselines import LogisticBaseline, health_score_proba
+    from churn.modeling import LogisticBaseline, health_score_proba
 
     result, frame, test, _ = trained
     y = test["label"].to_numpy()
@@ -116,7 +116,7 @@ def test_model_beats_both_baselines_on_the_test_window(trained):
 
 
 def test_metric_floors_on_the_test_window(trained):
-    from churn.modeling.evaluation import evaluate
+    from churn.modeling import evaluate
 
     result, _, test, _ = trained
     m = evaluate(
@@ -132,7 +132,7 @@ def test_metric_floors_on_the_test_window(trained):
 
 def test_model_approaches_but_does_not_beat_the_oracle(trained, simulated, settings):
     """At most the truth (more means a feature leaks the future), and at least 90% of it."""
-    from churn.modeling.promotion import ORACLE_LEAK_RATIO
+    from churn.modeling import ORACLE_LEAK_RATIO
     from churn.pipelines.train import _oracle
 
     result, _, test, _ = trained

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ChurnError
-from churn.modeling.training import (
+from churn.modeling import (
     backtest,
     backtest_summary,
     feature_columns,
@@ -204,7 +204,7 @@ def test_training_does_not_mutate_the_frame(frame):
 
 
 def test_model_ranks_held_out_weeks_well(frame, trained):
-    from churn.modeling.evaluation import roc_auc
+    from churn.modeling import roc_auc
 
     test = trained.split.part(frame, "test")
     assert roc_auc(test["label"], trained.model.predict_proba(test)) > 0.75
@@ -277,7 +277,7 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
     from churn.cli import app
     from churn.pipelines import tracking
     from churn.pipelines.train import run_train
-    from churn.simulate.core import simulate, write_dataset
+    from churn.simulate import simulate, write_dataset
 
     data = tmp_path / "data"
     write_dataset(simulate(800, seed=5, mess_rate=0.0), data)

@@ -295,10 +295,10 @@ def test_shap_explanation_carries_the_log_odds_and_category_codes():
 
 
 def test_test_window_rows_equal_the_training_frame_at_those_dates(tmp_path):
-    from churn.data.load import load_dataset
+    from churn.data import load_dataset
     from churn.dataset import build_training_frame
     from churn.settings import SnapshotSettings
-    from churn.simulate.core import simulate, write_dataset
+    from churn.simulate import simulate, write_dataset
 
     tables = load_dataset(write_dataset(simulate(80, seed=5, months=12, mess_rate=0.0), tmp_path))
     snapshots = SnapshotSettings(warmup_days=120)

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn.modeling import Calibrator, LogisticBaseline, health_rules_used, health_score
 from churn.modeling import evaluation as ev
-from churn.modeling.baselines import LogisticBaseline, health_rules_used, health_score
-from churn.modeling.model import Calibrator
 
 # Four customers: two stay (0), two churn (1). Sorted by score: 0.8(1) 0.4(0) 0.35(1) 0.1(0).
 Y = np.array([0.0, 0.0, 1.0, 1.0])

@@ -15,7 +15,7 @@ from churn.explain import (
     top_contributors,
     top_reasons,
 )
-from churn.modeling.model import Calibrator, ChurnModel
+from churn.modeling import Calibrator, ChurnModel
 
 FAMILIES = {
     "nps_last": "sentiment",

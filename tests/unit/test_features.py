@@ -7,8 +7,15 @@ import pandas as pd
 import pytest
 
 from churn.contract import Tables, empty_table
-from churn.features.catalogue import FAMILIES, catalogue_frame, feature_catalogue, render_reason
-from churn.features.engine import FeatureSpec, build_features, feature_names
+from churn.features import (
+    FAMILIES,
+    FeatureSpec,
+    build_features,
+    catalogue_frame,
+    feature_catalogue,
+    feature_names,
+    render_reason,
+)
 
 AS_OF = pd.Timestamp("2024-03-04")
 DAY = pd.Timedelta(days=1)
@@ -252,7 +259,7 @@ def test_identical_open_tickets_are_each_counted():
 
 
 def test_renewal_reason_speaks_in_whole_days():
-    from churn.features.catalogue import render_reason
+    from churn.features import render_reason
 
     assert render_reason("acct_days_to_renewal", {"acct_days_to_renewal": 72.2}, 1) == (
         "Renewal in 72 days"

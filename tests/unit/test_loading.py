@@ -16,16 +16,17 @@ import yaml
 
 from churn import cli
 from churn.contract import SPECS, empty_table
-from churn.data.load import (
+from churn.data import (
     DatasetConfig,
     DatasetConfigError,
+    DataValidationError,
     TableConfig,
+    infer_usage_period,
     load_dataset,
     parse_config,
     summarize,
     tables_from_frames,
 )
-from churn.data.validation import DataValidationError, infer_usage_period
 
 
 def customers(**changes) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from churn.outputs.core import (
+from churn.outputs import (
     WeekData,
     build_week_files,
     neutralise_formula,
@@ -301,7 +301,7 @@ _SLOW_WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from churn.outputs.core import write_week_atomically
+    from churn.outputs import write_week_atomically
     files = {f"file_{i:02d}.csv": b"new,%d\\n" % i for i in range(20)}
     write_week_atomically(files, Path(sys.argv[1]))
     """
@@ -379,7 +379,7 @@ def test_probability_change_is_shown_in_points_not_percent(files):
 
 
 def test_probabilities_near_certainty_are_not_shown_as_certain():
-    from churn.outputs.core import _fmt_pct
+    from churn.outputs import _fmt_pct
 
     assert _fmt_pct(0.999) == ">99%"
     assert _fmt_pct(0.001) == "<1%"

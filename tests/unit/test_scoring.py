@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ChurnError
-from churn.modeling.model import Calibrator, ChurnModel
+from churn.modeling import Calibrator, ChurnModel
 from churn.pipelines.score import latest_complete_week
 from churn.scoring import (
     EXCLUDED_NO_FEATURES,
@@ -295,8 +295,8 @@ def test_default_week_is_the_last_monday_not_after_extraction():
 def demo(tmp_path_factory):
     """A small simulated dataset and a tiny model trained on its own features (one thread)."""
     from churn import dataset
-    from churn.data.load import load_dataset
-    from churn.simulate.core import simulate, write_dataset
+    from churn.data import load_dataset
+    from churn.simulate import simulate, write_dataset
 
     root = tmp_path_factory.mktemp("demo")
     data = write_dataset(simulate(300, seed=2, months=12, mess_rate=0.0), root / "data")

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from churn.errors import ChurnError
-from churn.simulate.core import (
+from churn.simulate import (
     SimulatedDataset,
     annual_churn_rate,
     load_truth,

@@ -17,8 +17,7 @@ import pandas as pd
 import pytest
 
 from churn.contract import Tables, empty_table
-from churn.modeling import promotion
-from churn.modeling.promotion import gate
+from churn.modeling import gate, promotion
 from churn.pipelines import tracking
 from churn.pipelines.tracking import NoChampionError
 
@@ -169,7 +168,7 @@ def mlflow_server(tmp_path):
 
 
 def _small_model():
-    from churn.modeling.training import train_model
+    from churn.modeling import train_model
     from churn.settings import Settings, TrainingSettings
 
     rng = np.random.default_rng(0)

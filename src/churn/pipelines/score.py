@@ -66,7 +66,7 @@ def feature_spec(model: Any) -> Any:
     are derived from the data when the model carries no spec; a mismatch is then caught by the
     feature-set check with the differing names.
     """
-    from churn.features.engine import FeatureSpec
+    from churn.features import FeatureSpec
 
     raw = (getattr(model, "metadata", None) or {}).get("feature_spec")
     return FeatureSpec.from_dict(raw) if raw else None
@@ -105,7 +105,7 @@ def score_week(
     from churn import dataset, labels, spine
     from churn.explain import global_drivers
     from churn.features import catalogue
-    from churn.outputs.core import (
+    from churn.outputs import (
         WeekData,
         build_week_files,
         previous_week_folder,
@@ -205,7 +205,7 @@ def score_week(
         files = build_week_files(week)
         folder = write_week_atomically(files, week_folder(out_root, as_of))
 
-    from churn.outputs.core import headline
+    from churn.outputs import headline
 
     return ScoreResult(
         folder=folder,
@@ -226,7 +226,7 @@ def run_score(
     progress: bool = True,
 ) -> ScoreResult:
     """The ``churn score`` command: load data, settings and the champion, then :func:`score_week`."""
-    from churn.data.load import load_dataset
+    from churn.data import load_dataset
     from churn.pipelines.tracking import load_champion
     from churn.settings import load_settings
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from churn.contract import TABLE_NAMES, Tables
 from churn.errors import ChurnError
-from churn.modeling.model import ChurnModel
+from churn.modeling import ChurnModel
 
 log = logging.getLogger(__name__)
 

@@ -98,9 +98,9 @@ def load_training_frame(
     data: Path, settings: Settings, *, progress: bool = True
 ) -> tuple[Tables, pd.DataFrame]:
     """Load and validate the dataset, then build the labelled snapshot frame."""
-    from churn.data.load import load_dataset
+    from churn.data import load_dataset
     from churn.dataset import build_training_frame
-    from churn.features.engine import FeatureSpec
+    from churn.features import FeatureSpec
 
     tables = load_dataset(data)
     # The spec fixes the data-dependent columns (top channels, categories, metrics). It travels
@@ -150,7 +150,7 @@ def _oracle(data: Path, rows: pd.DataFrame, settings: Settings) -> np.ndarray | 
     root = dataset_root(data)
     if not (root / "ground_truth").is_dir():
         return None
-    from churn.simulate.core import load_truth, oracle_probability
+    from churn.simulate import load_truth, oracle_probability
 
     truth = load_truth(root)
     return np.asarray(
@@ -212,15 +212,19 @@ def run_train(
     """
     import mlflow
 
-    from churn.modeling import baselines, plots, promotion
-    from churn.modeling.evaluation import (
+    from churn.modeling import (
+        backtest,
+        backtest_summary,
+        baselines,
         comparison_table,
         evaluate,
         gains_curve,
+        plots,
+        promotion,
         reliability_curve,
         roc_auc,
+        train_model,
     )
-    from churn.modeling.training import backtest, backtest_summary, train_model
     from churn.pipelines import tracking
 
     started = time.perf_counter()
@@ -485,7 +489,7 @@ def _log_catalogue(names: list[str]) -> None:
     import mlflow
 
     try:
-        from churn.features.catalogue import catalogue_frame
+        from churn.features import catalogue_frame
     except ImportError:  # the catalogue is optional for a model; its absence is not fatal
         log.warning("churn.catalogue is not available: feature catalogue not logged")
         mlflow.log_dict({"features": names}, "features/catalogue.json")
@@ -515,7 +519,7 @@ def run_tune(
     import mlflow
     import optuna
 
-    from churn.modeling.training import tune
+    from churn.modeling import tune
     from churn.pipelines import tracking
 
     settings = load_settings(config)
@@ -653,7 +657,7 @@ def is_static_dataset(data: Path) -> bool:
     churn.loading.DatasetConfigError
         The path or the config cannot be understood (the same message ``load_dataset`` gives).
     """
-    from churn.data.load import load_config
+    from churn.data import load_config
 
     return load_config(data).churn.definition == "flag"
 
@@ -731,10 +735,9 @@ def run_train_static(
     """
     import mlflow
 
-    from churn.modeling.baselines import LogisticBaseline
-    from churn.modeling.evaluation import evaluate
+    from churn.modeling import LogisticBaseline, evaluate
     from churn.pipelines import tracking
-    from churn.static_table.core import STATIC_LIGHTGBM, cross_validate, fit_static, load_static
+    from churn.static_table import STATIC_LIGHTGBM, cross_validate, fit_static, load_static
 
     if n_splits < 2 or n_repeats < 1:
         raise ChurnError(

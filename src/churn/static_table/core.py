@@ -40,8 +40,14 @@ import numpy as np
 import pandas as pd
 
 from churn.contract import Tables
-from churn.data.load import DatasetConfig, read_static_source
-from churn.data.validation import DataValidationError, Findings, coerce_number, rows
+from churn.data import (
+    DatasetConfig,
+    DataValidationError,
+    Findings,
+    coerce_number,
+    read_static_source,
+    rows,
+)
 from churn.errors import ChurnError
 
 log = logging.getLogger(__name__)
