@@ -9,6 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.setup.stamp
+LOCK := requirements.lock
 
 DATA ?= data/raw/demo
 DEMO := data/raw/demo
@@ -17,32 +18,54 @@ SEED ?= 7
 CONFIG ?= configs/model.yaml
 AS_OF ?=
 WEEK_ARG := $(if $(AS_OF),--as-of $(AS_OF),)
+# The demo is simulated: its ground truth gives every metric an oracle beside it. Passed in
+# explicitly; a user's dataset has no oracle.
+ORACLE_ARG := $(if $(filter $(DEMO),$(DATA)),--oracle $(DEMO)/ground_truth,)
+# What the demo folder was simulated with; a different DEMO_CUSTOMERS or SEED simulates it anew.
+DEMO_PARAMS := customers=$(DEMO_CUSTOMERS) seed=$(SEED)
+DEMO_STAMP := data/raw/.demo-params
 
 # LightGBM and numpy spin-wait on idle cores; on 2-core machines that made training 30x slower
 # when anything else ran (shared/STACK.md). Passive waiting costs nothing when the cores are free.
 export OMP_WAIT_POLICY := passive
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup data train tune score ui test test-fast lint format bench bench-real notebooks browser clean
+.PHONY: help setup lock data train tune score ui test test-fast lint format bench bench-real notebooks browser clean clean-all
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# The environment installs from the lock file: the exact versions the tests passed with, so a
+# fresh machine next month resolves the same ones. `make lock` re-resolves it after a change to
+# pyproject.toml's dependencies.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install churn with the dev extra (quick when nothing changed)
+setup: $(STAMP) ## Create .venv and install churn and the dev tools from requirements.lock
 
-$(DEMO)/customers.csv: | $(STAMP)
-	$(BIN)/churn simulate --customers $(DEMO_CUSTOMERS) --seed $(SEED) --out $(DEMO)
+lock: ## Re-resolve requirements.lock from pyproject.toml (uv; keeps current pins where it can)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --no-header --quiet -o $(LOCK)
+	@echo "wrote $(LOCK); run make setup to install it"
 
-data: $(DEMO)/customers.csv ## Simulate the demo dataset into data/raw/demo/ (if absent)
+data: | $(STAMP) ## Simulate the demo dataset into data/raw/demo/ (again if DEMO_CUSTOMERS or SEED changed)
+	@if [ -f $(DEMO)/customers.csv ] && [ "$$(cat $(DEMO_STAMP) 2>/dev/null)" = "$(DEMO_PARAMS)" ]; then \
+	  echo "demo data: $(DEMO) ($(DEMO_PARAMS))"; \
+	else \
+	  echo "simulating the demo ($(DEMO_PARAMS)) into $(DEMO)"; \
+	  rm -f $(DEMO_STAMP); \
+	  $(BIN)/churn simulate --customers $(DEMO_CUSTOMERS) --seed $(SEED) --out $(DEMO) && \
+	  echo "$(DEMO_PARAMS)" > $(DEMO_STAMP); \
+	fi
 
 train: setup $(if $(filter $(DEMO),$(DATA)),data,) ## Build the training set, train, evaluate, log to MLflow, register (DATA=... for another dataset)
-	$(BIN)/churn train --data $(DATA) --config $(CONFIG)
+	$(BIN)/churn train --data $(DATA) --config $(CONFIG) $(ORACLE_ARG)
 
 tune: setup $(if $(filter $(DEMO),$(DATA)),data,) ## Tune LightGBM with Optuna on the out-of-time validation window
 	$(BIN)/churn tune --data $(DATA) --config $(CONFIG)
@@ -81,5 +104,10 @@ bench-real: setup ## Real datasets against published results; writes bench/real_
 notebooks: setup data ## Execute the notebooks on the demo data and write HTML to notebooks/html/
 	$(PY) -m churn.notebooks --data $(DEMO) --html notebooks/html
 
-clean: ## Remove generated data, models and the environment
-	rm -rf $(VENV) data/raw data/processed data/at_risk models/mlflow.db models/mlartifacts
+clean: ## Remove generated data and the environment; keeps the MLflow history in models/
+	rm -rf $(VENV) data/raw data/processed data/at_risk
+	@if [ -e models/mlflow.db ]; then echo "kept models/mlflow.db and models/mlartifacts (MLflow runs and the registry): make clean-all removes them"; fi
+
+clean-all: clean ## Also delete the MLflow history: every run, registered model and champion in models/
+	@echo "deleting the MLflow history: models/mlflow.db and models/mlartifacts"
+	rm -rf models/mlflow.db models/mlartifacts

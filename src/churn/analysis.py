@@ -208,46 +208,57 @@ def metric_cohorts(
     parts: list[pd.DataFrame] = []
     if numeric and present.any():
         x = values[present].astype(float)
-        # Ranks break ties so qcut always finds n_bins edges; equal values can then straddle
-        # a boundary, so bins are re-merged on their value ranges below.
-        codes = pd.qcut(x.rank(method="first"), q=min(n_bins, int(present.sum())), labels=False)
-        work = pd.DataFrame({"x": x, "bin": codes, label: rows.loc[present, label]})
-        work = _merge_tied_bins(work)
-        table = _rate_table(work.groupby("bin", sort=True), label)
-        stats = work.groupby("bin", sort=True)["x"].agg(["mean", "min", "max"])
-        table["metric_mean"] = stats["mean"]
-        table["metric_min"] = stats["min"]
-        table["metric_max"] = stats["max"]
-        table["cohort"] = [
-            _range_label(lo, hi) for lo, hi in zip(stats["min"], stats["max"], strict=True)
-        ]
-        parts.append(table.reset_index(drop=True))
+        parts.append(_numeric_cohorts(x, rows.loc[present, label], label, n_bins))
     elif present.any():
         work = pd.DataFrame(
             {"cohort": values[present].astype(str), label: rows.loc[present, label]}
         )
-        table = _rate_table(work.groupby("cohort", sort=True), label).reset_index()
-        table["metric_mean"] = table["metric_min"] = table["metric_max"] = np.nan
-        parts.append(table)
+        parts.append(_text_cohorts(work.groupby("cohort", sort=True), label))
     if include_missing and (~present).any():
         miss = pd.DataFrame({"cohort": MISSING, label: rows.loc[~present, label]})
-        table = _rate_table(miss.groupby("cohort"), label).reset_index()
-        table["metric_mean"] = table["metric_min"] = table["metric_max"] = np.nan
-        parts.append(table)
-    columns = [
-        "cohort",
-        "metric_mean",
-        "metric_min",
-        "metric_max",
-        "n",
-        "churners",
-        "churn_rate",
-        "ci_low",
-        "ci_high",
-    ]
+        parts.append(_text_cohorts(miss.groupby("cohort"), label))
     if not parts:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(parts, ignore_index=True)[columns]
+        return pd.DataFrame(columns=_COHORT_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[_COHORT_COLUMNS]
+
+
+#: Columns of a metric cohort table, in order.
+_COHORT_COLUMNS = [
+    "cohort",
+    "metric_mean",
+    "metric_min",
+    "metric_max",
+    "n",
+    "churners",
+    "churn_rate",
+    "ci_low",
+    "ci_high",
+]
+
+
+def _numeric_cohorts(x: pd.Series, outcome: pd.Series, label: str, n_bins: int) -> pd.DataFrame:
+    """Cohorts of a numeric feature's present values ``x``: quantile bins, ties kept together."""
+    # Ranks break ties so qcut always finds n_bins edges; equal values can then straddle
+    # a boundary, so bins are re-merged on their value ranges below.
+    codes = pd.qcut(x.rank(method="first"), q=min(n_bins, len(x)), labels=False)
+    work = pd.DataFrame({"x": x, "bin": codes, label: outcome})
+    work = _merge_tied_bins(work)
+    table = _rate_table(work.groupby("bin", sort=True), label)
+    stats = work.groupby("bin", sort=True)["x"].agg(["mean", "min", "max"])
+    table["metric_mean"] = stats["mean"]
+    table["metric_min"] = stats["min"]
+    table["metric_max"] = stats["max"]
+    table["cohort"] = [
+        _range_label(lo, hi) for lo, hi in zip(stats["min"], stats["max"], strict=True)
+    ]
+    return table.reset_index(drop=True)
+
+
+def _text_cohorts(grouped: DataFrameGroupBy, label: str) -> pd.DataFrame:
+    """Cohorts grouped by a ``cohort`` label (category values, or the missing cohort)."""
+    table = _rate_table(grouped, label).reset_index()
+    table["metric_mean"] = table["metric_min"] = table["metric_max"] = np.nan
+    return table
 
 
 def _merge_tied_bins(work: pd.DataFrame) -> pd.DataFrame:

@@ -278,13 +278,33 @@ def score_customers(
     scores = order_by_priority(scores, settings.priority)
     scores["priority_rank"] = np.arange(1, len(scores) + 1)
     scores["listed"] = listed_mask(scores, settings)
+    ids = scorable.loc[finite, "customer_id"].astype(str).to_numpy()
+    scores, contributions = _with_reasons(
+        scores, X, ids, model, settings, families=families, render=render, calibrate=calibrate
+    )
+    return scores, contributions, unscored
 
+
+def _with_reasons(
+    scores: pd.DataFrame,
+    X: pd.DataFrame,
+    ids: np.ndarray,
+    model: ScoringModel,
+    settings: ScoringSettings,
+    *,
+    families: Mapping[str, str],
+    render: Renderer,
+    calibrate=None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``scores`` (priority order) joined with reasons and play, and the contributions used.
+
+    ``X`` holds the model's features of the scored rows in scoring order, ``ids`` their
+    customer_ids; they are reordered to match ``scores``.
+    """
     # Reasons: for everyone (analysts read scores.parquet) or only the listed customers.
     want = np.ones(len(scores), bool) if settings.reasons_scope == "all" else scores["listed"]
     want = np.asarray(want, dtype=bool)
-    X_ordered = X.set_index(scorable.loc[finite, "customer_id"].astype(str).to_numpy()).loc[
-        scores["customer_id"]
-    ]
+    X_ordered = X.set_index(ids).loc[scores["customer_id"]]
     X_ordered.index = scores.index
     X_reason = X_ordered[want]
     contributions = model.contributions(X_reason)
@@ -306,7 +326,7 @@ def score_customers(
         scores["main_driver"], settings.playbook, settings.default_play
     )
     scores.loc[~want, "recommended_play"] = None
-    return scores, contributions, unscored
+    return scores, contributions
 
 
 def order_by_priority(scores: pd.DataFrame, priority: str) -> pd.DataFrame:

@@ -162,3 +162,10 @@ def test_no_function_is_too_long():
                 if size > FUNCTION_MAX_LINES and key not in LONG_FUNCTIONS:
                     long[key] = size
     assert not long, f"functions over {FUNCTION_MAX_LINES} lines (split them): {long}"
+
+
+def test_every_public_name_resolves():
+    import churn
+
+    missing = [name for name in churn.__all__ if getattr(churn, name, None) is None]
+    assert not missing, f"churn.__all__ names that do not resolve: {missing}"
