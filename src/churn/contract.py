@@ -26,6 +26,8 @@ Kind = Literal["id", "datetime", "number", "string"]
 
 TABLE_NAMES: tuple[str, ...] = ("customers", "interactions", "nps", "usage")
 EVENT_TABLES: tuple[str, ...] = ("interactions", "nps", "usage")
+#: How churn is defined: a churn_date column, no activity for N days, or a static flag.
+CHURN_DEFINITIONS: tuple[str, ...] = ("date", "inactivity", "flag")
 
 #: NPS bands as defined by Reichheld: 0-6 detractor, 7-8 passive, 9-10 promoter.
 NPS_DETRACTOR_MAX = 6
@@ -215,6 +217,28 @@ class Tables:
     churn_definition: str = "date"
     inactivity_days: int | None = None
     warnings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # The invariants every stage relies on, checked once here instead of re-cast downstream:
+        # each table has customer_id as strings, the period and churn definition are known ones.
+        for name in TABLE_NAMES:
+            frame = getattr(self, name)
+            if not isinstance(frame, pd.DataFrame):
+                raise TypeError(f"Tables.{name} must be a pandas DataFrame, not {type(frame)}")
+            if "customer_id" not in frame.columns:
+                raise ValueError(f"table {name!r} has no customer_id column")
+            ids = frame["customer_id"]
+            if not pd.api.types.is_string_dtype(ids) or ids.dtype == object:
+                object.__setattr__(self, name, frame.assign(customer_id=ids.astype("str")))
+        if self.usage_period not in USAGE_PERIODS:
+            raise ValueError(
+                f"usage_period {self.usage_period!r} is not one of {sorted(USAGE_PERIODS)}"
+            )
+        if self.churn_definition not in CHURN_DEFINITIONS:
+            raise ValueError(
+                f"churn_definition {self.churn_definition!r} is not one of {CHURN_DEFINITIONS}"
+            )
+        object.__setattr__(self, "extraction_date", pd.Timestamp(self.extraction_date))
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
