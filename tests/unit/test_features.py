@@ -209,7 +209,16 @@ def test_every_feature_is_in_the_catalogue_with_a_known_family():
     assert set(cat) == set(names)
     assert {info.family for info in cat.values()} == set(FAMILIES)
     assert cat["int_cat_complaint_90d"].family == "service experience"
+    assert {info.kind for info in cat.values()} == {"behaviour", "context"}
+    assert cat["acct_region"].kind == "context" and cat["nps_delta"].kind == "behaviour"
+    assert cat["nps_delta"].risk_direction == -1
     assert len(catalogue_frame(names)) == len(names)
+    assert list(catalogue_frame(names).columns) == [
+        "name",
+        "family",
+        "description",
+        "reason_template",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -256,6 +265,18 @@ def test_identical_open_tickets_are_each_counted():
     f = features(dataset(interactions=inter))
     assert f.loc["c1", "int_open_tickets"] == 2
     assert f.loc["c1", "int_open_complaints_14d"] == 2
+
+
+def test_a_customer_without_records_gets_zero_counts_and_unknown_levels():
+    f = features(dataset())
+    assert f.loc["c2", ["int_tickets_30d", "nps_responses_365d", "exp_balance"]].tolist() == [
+        0,
+        0,
+        0,
+    ]
+    assert f.loc["c2", "int_trend_30d_90d"] == 1.0  # no contact before or since: a steady rate
+    assert np.isnan(f.loc["c2", "int_days_since_contact"])
+    assert np.isnan(f.loc["c2", "nps_response_rate_365d"])
 
 
 def test_renewal_reason_speaks_in_whole_days():

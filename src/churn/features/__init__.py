@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
-from churn.features.catalogue import FAMILIES, catalogue_frame, feature_catalogue, render_reason
-from churn.features.engine import FeatureSpec, activity_columns, build_features, feature_names
+from churn.features.catalogue import (
+    FAMILIES,
+    FeatureInfo,
+    catalogue_frame,
+    feature_catalogue,
+    registry_frame,
+    render_reason,
+)
+from churn.features.engine import FeatureSpec, activity_columns, build_features
+from churn.features.registry import (
+    ACCOUNT_CONTEXT,
+    BEHAVIOUR,
+    CONTEXT,
+    REGISTRY,
+    Feature,
+    FeatureColumn,
+    entry,
+    expand,
+    feature_names,
+    lookup,
+)
 
 __all__ = [
+    "ACCOUNT_CONTEXT",
+    "BEHAVIOUR",
+    "CONTEXT",
     "FAMILIES",
+    "REGISTRY",
+    "Feature",
+    "FeatureColumn",
+    "FeatureInfo",
     "FeatureSpec",
     "activity_columns",
     "build_features",
     "catalogue_frame",
-    "feature_catalogue",
+    "entry",
+    "expand",
     "feature_names",
+    "feature_catalogue",
+    "lookup",
+    "registry_frame",
     "render_reason",
 ]

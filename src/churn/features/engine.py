@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -44,17 +43,23 @@ import pandas as pd
 
 from churn.contract import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, USAGE_PERIODS, Tables
 from churn.errors import ChurnError
+from churn.features.registry import (
+    ACTIVE_METRICS,
+    INTERACTION_WINDOWS,
+    OLD_COMPLAINT_DAYS,
+    SEAT_METRICS,
+    FeatureColumn,
+    expand,
+    slug,
+)
+from churn.features.registry import seat_pair as _seat_pair
 
 log = logging.getLogger(__name__)
 
-#: Windows (days) for interaction counts.
-INTERACTION_WINDOWS: tuple[int, ...] = (30, 90, 180)
 #: At most this many channels and categories get their own count columns (the most frequent).
 MAX_LEVELS = 8
 #: At most this many usage metrics get utilisation features (in the dataset's order).
 MAX_METRICS = 8
-#: A complaint is "old" once it has been open this long.
-OLD_COMPLAINT_DAYS = 14
 #: Experience balance: half-life of a credit or debit, in days. After 60 days an event counts
 #: half, after 180 days an eighth: recent experience dominates, old grudges fade.
 BALANCE_HALF_LIFE_DAYS = 60.0
@@ -75,20 +80,11 @@ BALANCE_WEIGHTS: dict[str, float] = {
 TERM_DAYS = 365
 #: Rough cap on joined rows per chunk of snapshot dates (memory, not correctness).
 CHUNK_PAIRS = 20_000_000
-#: Usage column names treated as licensed capacity rather than activity.
-SEAT_METRICS = ("seats_licensed", "seats", "licensed_seats", "licenses")
-ACTIVE_METRICS = ("active_users", "users_active", "active_seats")
 NPS_CATEGORIES = ("detractor", "passive", "promoter")
 #: The fixed origin of the experience-balance exponentials (see ``_balance_features``). Fixed,
 #: not data-dependent, so that adding records after as_of cannot change a value even by rounding.
 _BALANCE_ORIGIN = pd.Timestamp("2000-01-01")
 _US = "datetime64[us]"
-
-
-def slug(value: str) -> str:
-    """A column-name-safe version of a category or channel value (``"How-to"`` -> ``how_to``)."""
-    s = re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_")
-    return s or "unknown"
 
 
 @dataclass(frozen=True)
@@ -167,56 +163,6 @@ class FeatureSpec:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
 
 
-def feature_names(spec: FeatureSpec) -> list[str]:
-    """Every feature column ``build_features`` produces for ``spec``, in output order."""
-    names = [
-        "acct_tenure_days",
-        "acct_days_to_renewal",
-        "acct_plan",
-        "acct_segment",
-        "acct_region",
-        "acct_arr",
-    ]
-    for w in spec.windows:
-        names.append(f"int_tickets_{w}d")
-        names += [f"int_ch_{slug(c)}_{w}d" for c in spec.channels]
-        names += [f"int_cat_{slug(c)}_{w}d" for c in spec.categories]
-    names += ["int_days_since_contact", "int_trend_30d_90d"]
-    if spec.has_resolution:
-        names += [
-            "int_open_tickets",
-            f"int_open_complaints_{OLD_COMPLAINT_DAYS}d",
-            "int_resolution_days_mean_90d",
-            "int_resolution_days_max_90d",
-        ]
-    if spec.has_csat:
-        names.append("int_csat_mean_90d")
-    if spec.has_sentiment:
-        names.append("int_sentiment_mean_90d")
-    names += [
-        "nps_last",
-        "nps_last_category",
-        "nps_previous",
-        "nps_delta",
-        "nps_min_180d",
-        "nps_days_since_response",
-        "nps_responses_365d",
-        "nps_response_rate_365d",
-    ]
-    for m in spec.usage_metrics:
-        s = slug(m)
-        names += [
-            f"util_{s}_30d",
-            f"util_{s}_ratio_30d_90d",
-            f"util_{s}_slope_90d",
-            f"util_{s}_cv_90d",
-        ]
-    if _seat_pair(spec.usage_metrics):
-        names.append("util_seat_utilisation_30d")
-    names += ["util_days_since_active", "exp_balance"]
-    return names
-
-
 # --------------------------------------------------------------------------------------------
 # Public entry point
 # --------------------------------------------------------------------------------------------
@@ -259,9 +205,9 @@ def build_features(
     out["as_of"] = pd.to_datetime(out["as_of"])
     if out["as_of"].isna().any():
         raise ChurnError("the spine has rows with an empty as_of; every snapshot needs a date")
-    names = feature_names(spec)
+    columns = expand(spec)
     if out.empty:
-        return _finish(out, pd.DataFrame(index=pd.RangeIndex(0)), spec, names)
+        return _finish(out, pd.DataFrame(index=pd.RangeIndex(0)), spec, columns)
 
     # Internal row key: spine rows may repeat (customer, as_of) and carry any index.
     work = pd.DataFrame(
@@ -292,7 +238,7 @@ def build_features(
     acct = parts[0]
     event_feats = pd.concat(parts[1:], axis=0) if len(parts) > 1 else pd.DataFrame()
     feats = acct.join(event_feats, how="left")
-    return _finish(out, feats, spec, names)
+    return _finish(out, feats, spec, columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,8 +277,17 @@ def _require(frame: pd.DataFrame, table: str, cols: Sequence[str]) -> None:
 
 
 def _prepare_events(tables: Tables, spec: FeatureSpec) -> _Events:
-    # --- interactions ---
-    raw = tables.interactions
+    """The event tables the engine queries, each with the instant a record became visible."""
+    inter = _prepare_interactions(tables.interactions)
+    nps = _prepare_nps(tables.nps)
+    usage = _prepare_usage(tables, spec)
+    balance = _balance_events(inter, nps, spec)
+    lookback = pd.Timedelta(days=max((*spec.windows, 120, 365)))
+    return _Events(inter, nps, usage, balance, lookback)
+
+
+def _prepare_interactions(raw: pd.DataFrame) -> pd.DataFrame:
+    """Interactions with the visibility instant ``avail`` and a complaint flag."""
     _require(raw, "interactions", ["customer_id", "timestamp", "channel", "category"])
     t = _ts(raw, "timestamp")
     rec = _ts(raw, "recorded_at").fillna(t)
@@ -355,10 +310,11 @@ def _prepare_events(tables: Tables, spec: FeatureSpec) -> _Events:
             "sentiment": _num(raw, "sentiment"),
         }
     )
-    inter = inter[inter["t"].notna()].reset_index(drop=True)
+    return inter[inter["t"].notna()].reset_index(drop=True)
 
-    # --- nps ---
-    raw = tables.nps
+
+def _prepare_nps(raw: pd.DataFrame) -> pd.DataFrame:
+    """NPS sends and answers; an unanswered send keeps ``sent`` and has no ``t`` or score."""
     _require(raw, "nps", ["customer_id", "timestamp", "score"])
     t = _ts(raw, "timestamp")
     score = _num(raw, "score")
@@ -378,9 +334,11 @@ def _prepare_events(tables: Tables, spec: FeatureSpec) -> _Events:
             "answered": answered,
         }
     )
-    nps = nps[nps["happened"].notna()].reset_index(drop=True)
+    return nps[nps["happened"].notna()].reset_index(drop=True)
 
-    # --- usage ---
+
+def _prepare_usage(tables: Tables, spec: FeatureSpec) -> pd.DataFrame:
+    """Usage periods with their end, the spec's metrics and whether the period had activity."""
     raw = tables.usage
     metrics = list(spec.usage_metrics)
     _require(raw, "usage", ["customer_id", "date", *metrics])
@@ -406,11 +364,7 @@ def _prepare_events(tables: Tables, spec: FeatureSpec) -> _Events:
     # Visible iff end <= as_of and rec < as_of. As one strict key for the as-of join:
     # end <= as_of  <=>  end - 1us < as_of at microsecond precision.
     usage["avail"] = np.maximum(usage["end"] - pd.Timedelta(microseconds=1), usage["rec"])
-    usage = usage[usage["end"].notna()].reset_index(drop=True)
-
-    balance = _balance_events(inter, nps, spec)
-    lookback = pd.Timedelta(days=max((*spec.windows, 120, 365)))
-    return _Events(inter, nps, usage, balance, lookback)
+    return usage[usage["end"].notna()].reset_index(drop=True)
 
 
 def _balance_events(inter: pd.DataFrame, nps: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
@@ -952,40 +906,32 @@ def activity_columns(metrics: Sequence[str]) -> list[str]:
     return [m for m in activity if m in ACTIVE_METRICS] or activity
 
 
-def _seat_pair(metrics: Sequence[str]) -> tuple[str, str] | None:
-    act = next((m for m in metrics if m in ACTIVE_METRICS), None)
-    seats = next((m for m in metrics if m in SEAT_METRICS), None)
-    return (act, seats) if act and seats else None
-
-
 # --------------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------------
 
-#: Columns where "no records" means zero rather than unknown.
-_ZERO_PREFIXES = ("int_tickets_", "int_ch_", "int_cat_", "nps_responses_")
-_ZERO_NAMES = ("int_open_tickets", f"int_open_complaints_{OLD_COMPLAINT_DAYS}d", "exp_balance")
-
 
 def _finish(
-    out: pd.DataFrame, feats: pd.DataFrame, spec: FeatureSpec, names: list[str]
+    out: pd.DataFrame, feats: pd.DataFrame, spec: FeatureSpec, columns: list[FeatureColumn]
 ) -> pd.DataFrame:
+    """Cast, fill and order the columns as the registry declares them."""
     feats = feats.reindex(np.arange(len(out)))
     cols: dict[str, Any] = {}
-    for name in names:
+    for column in columns:
+        name, feature = column.name, column.feature
         col = feats[name] if name in feats else pd.Series(np.nan, index=feats.index)
-        if name in ("acct_plan", "acct_segment", "acct_region", "nps_last_category"):
+        if feature.dtype == "category":
+            if feature.levels is not None:
+                # A fixed category list (from the spec) keeps LightGBM's category codes
+                # identical between training and scoring; unseen values become missing.
+                cats = getattr(spec, feature.levels)
+                cols[name] = pd.Categorical(col.to_numpy(), categories=list(cats))
             continue
         col = pd.to_numeric(col, errors="coerce").astype("float64")
-        if name.startswith(_ZERO_PREFIXES) or name in _ZERO_NAMES:
-            col = col.fillna(0.0)
+        # The registry's fill: what a customer with no records gets (0 for counts).
+        if not math.isnan(feature.fill):
+            col = col.fillna(feature.fill)
         cols[name] = col.to_numpy()
-    levels = {"acct_plan": spec.plans, "acct_segment": spec.segments, "acct_region": spec.regions}
-    for name, cats in levels.items():
-        values = feats[name] if name in feats else pd.Series(np.nan, index=feats.index)
-        # A fixed category list (from the spec) keeps LightGBM's category codes identical
-        # between training and scoring; unseen values become missing.
-        cols[name] = pd.Categorical(values.to_numpy(), categories=list(cats))
     last = cols["nps_last"]
     band = np.where(
         np.isnan(last),
@@ -997,5 +943,5 @@ def _finish(
         ),
     )
     cols["nps_last_category"] = pd.Categorical(band, categories=list(NPS_CATEGORIES))
-    body = pd.DataFrame({n: cols[n] for n in names}, index=out.index)
+    body = pd.DataFrame({c.name: cols[c.name] for c in columns}, index=out.index)
     return pd.concat([out, body], axis=1)

@@ -9,14 +9,15 @@
 2. **Logistic regression**: a scikit-learn pipeline (median imputation with missing indicators,
    scaling, one-hot encoding of categories) on the same features as the model.
 
-Rules find their feature by name pattern, because feature names belong to ``churn.features``;
-a rule whose feature is absent is skipped (and reported by ``health_rules_used``).
+Rules name their feature as the feature registry declares it (a column name, or a template such
+as ``util_{metric}_ratio_30d_90d`` whose first column in the frame is used), because feature names
+belong to ``churn.features``; a rule whose feature is absent is skipped (and reported by
+``health_rules_used``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,35 +28,47 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from churn.features import entry
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class HealthRule:
-    """``points`` of risk when the first column matching ``pattern`` satisfies ``op threshold``."""
+    """``points`` of risk when the first column of registry ``feature`` satisfies ``op threshold``.
+
+    ``feature`` is a registry name or template (``churn.features.REGISTRY``); ``where`` narrows a
+    template to the columns whose placeholders take one of the given values.
+    """
 
     name: str
-    pattern: str
+    feature: str
     op: str  # "<=", "<", ">=", ">"
     threshold: float
     points: float
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-#: The default scorecard. Patterns are tried against the feature names in order of the frame.
+#: The default scorecard. A template's columns are tried in the order of the frame.
 HEALTH_RULES: tuple[HealthRule, ...] = (
-    HealthRule("detractor NPS", r"^nps_(last|latest)(_score)?$", "<=", 6, 30),
-    HealthRule("NPS dropped", r"^nps_(delta|change)", "<=", -2, 10),
-    HealthRule("usage declining", r"^(util|usage)_.*ratio", "<", 0.8, 25),
-    HealthRule("usage trending down", r"^(util|usage)_.*(trend|slope)", "<", 0, 5),
-    HealthRule("no recent activity", r"^util_days_since_active$", ">", 30, 10),
-    HealthRule("open complaint", r"^int_.*(open_complaint|complaints?_open)", ">=", 1, 20),
-    HealthRule("recent complaints", r"^int_(cat_)?complaints?_90d$", ">=", 1, 10),
-    HealthRule("poor support CSAT", r"^int_csat.*(mean|avg)", "<=", 2.5, 10),
-    HealthRule("no recent survey response", r"^nps_days_since", ">", 180, 10),
-    HealthRule("surveys ignored", r"^nps_response_rate", "<", 0.5, 5),
+    HealthRule("detractor NPS", "nps_last", "<=", 6, 30),
+    HealthRule("NPS dropped", "nps_delta", "<=", -2, 10),
+    HealthRule("usage declining", "util_{metric}_ratio_30d_90d", "<", 0.8, 25),
+    HealthRule("usage trending down", "util_{metric}_slope_90d", "<", 0, 5),
+    HealthRule("no recent activity", "util_days_since_active", ">", 30, 10),
+    HealthRule("open complaint", "int_open_complaints_{age}d", ">=", 1, 20),
     HealthRule(
-        "renewal within 90 days", r"^(acct|comm)_days_to_(renewal|contract_end)", "<=", 90, 5
+        "recent complaints",
+        "int_cat_{category}_{window}d",
+        ">=",
+        1,
+        10,
+        where=(("category", ("complaint", "complaints")), ("window", ("90",))),
     ),
+    HealthRule("poor support CSAT", "int_csat_mean_90d", "<=", 2.5, 10),
+    HealthRule("no recent survey response", "nps_days_since_response", ">", 180, 10),
+    HealthRule("surveys ignored", "nps_response_rate_365d", "<", 0.5, 5),
+    HealthRule("renewal within 90 days", "acct_days_to_renewal", "<=", 90, 5),
 )
 
 _OPS = {
@@ -67,8 +80,12 @@ _OPS = {
 
 
 def _resolve(rule: HealthRule, columns: list[str]) -> str | None:
-    rx = re.compile(rule.pattern)
-    return next((c for c in columns if rx.search(c)), None)
+    feature = entry(rule.feature)
+    for col in columns:
+        got = feature.match(col)
+        if got is not None and all(got.get(k) in allowed for k, allowed in rule.where):
+            return col
+    return None
 
 
 def health_rules_used(
