@@ -1,169 +1,398 @@
 """Run settings: what to predict, how to train, how the weekly list is cut.
 
-Defaults live here as frozen dataclasses; ``configs/model.yaml`` (or any YAML passed with
+Defaults live here as frozen pydantic models; ``configs/model.yaml`` (or any YAML passed with
 ``--config``) overrides any subset of them. Dataset settings (files, column mapping, churn
-definition) are separate: see ``churn.loading``.
+definition) are separate: see ``churn.data``.
+
+A settings file is checked as a whole before anything runs: an unknown key (with the nearest
+valid one suggested), a value of the wrong type (``horizon_days: "ninety"``, ``90.5`` for a whole
+number) and a value out of range are each one line of a single ``SettingsError``, a
+``ChurnError``, so the CLI prints them and exits 2. ``churn config-schema settings`` prints the
+JSON Schema of the file for editors.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+import difflib
+import re
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+)
+
+from churn.errors import ChurnError
+
+# Strict: "ninety" or 90.5 for a whole number is refused instead of coerced or truncated; a whole
+# number is accepted where a float is expected.
+Whole = Annotated[int, Strict()]
+Positive = Annotated[int, Strict(), Field(gt=0)]
+NonNegative = Annotated[int, Strict(), Field(ge=0)]
+Number = Annotated[float, Strict()]
+Share = Annotated[float, Strict(), Field(ge=0, le=1)]
+Text = Annotated[str, Strict()]
+
+#: Orders of the at-risk list (``scoring.priority``) and scopes of reasons (``reasons_scope``).
+Priority = Literal["revenue_at_risk", "probability"]
+ReasonsScope = Literal["all", "listed"]
+
+_DEFAULT_LIGHTGBM: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.03,
+    "num_leaves": 7,
+    "max_depth": 6,
+    "min_child_samples": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbose": -1,
+}
+
+_DEFAULT_PLAYBOOK: dict[str, str] = {
+    "product adoption": "Adoption workshop: re-onboard the users and set usage goals",
+    "service experience": "Escalate open tickets and call to close the loop",
+    "sentiment": "Executive call to close the NPS loop",
+    "commercial": "Renewal conversation: review value delivered and offer terms",
+}
 
 
-@dataclass(frozen=True)
-class SnapshotSettings:
+class SettingsError(ChurnError):
+    """A settings file names an unknown section or key, or a value of the wrong type or range.
+
+    Lists every problem at once, each naming the key path (``snapshots.horizon_days``) and the
+    value; ``problems`` holds the lines.
+    """
+
+    def __init__(self, problems: str | list[str], source: str | None = None) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        self.source = source
+        n = len(self.problems)
+        head = f"{n} problem{'s' * (n != 1)} in the settings" + (
+            f" file {source}:" if source else ":"
+        )
+        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+#: How deep in nested settings construction we are (see ``_Section.__init__``).
+_DEPTH: ContextVar[int] = ContextVar("settings_depth", default=0)
+
+
+class _Section(BaseModel):
+    """A settings section: frozen, unknown keys refused, errors as ``SettingsError``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    #: The section's key in the settings file, for messages.
+    _section: ClassVar[str] = ""
+
+    def __init__(self, /, **data: Any) -> None:
+        # Built in Python (tests, notebooks): the same messages as for a file. Pydantic also
+        # calls this for a nested section; there the error must stay a ValidationError, so that
+        # the outermost model reports every section's problems together.
+        outer = _DEPTH.get() == 0
+        token = _DEPTH.set(_DEPTH.get() + 1)
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            if not outer:
+                raise
+            prefix = (self._section,) if self._section else ()
+            raise SettingsError(_problems(exc, prefix)) from None
+        finally:
+            _DEPTH.reset(token)
+
+
+class SnapshotSettings(_Section):
     """The spine: which (customer, as_of) pairs exist and what their label means."""
 
-    #: pandas offset alias for snapshot dates; weekly on Mondays by default.
-    cadence: str = "W-MON"
-    #: Label = churned within [as_of + lead_days, as_of + lead_days + horizon_days).
-    horizon_days: int = 90
-    lead_days: int = 0
-    #: First snapshot is this many days after the first signup, so features have history.
-    warmup_days: int = 180
+    _section: ClassVar[str] = "snapshots"
+
+    cadence: Text = "W-MON"
+    """pandas offset alias for snapshot dates; weekly on Mondays by default."""
+    horizon_days: Positive = 90
+    """Label = churned within [as_of + lead_days, as_of + lead_days + horizon_days)."""
+    lead_days: NonNegative = 0
+    """Days between as_of and the start of the label window."""
+    warmup_days: NonNegative = 180
+    """First snapshot is this many days after the first signup, so features have history."""
+
+    @field_validator("cadence")
+    @classmethod
+    def _cadence_is_a_frequency(cls, value: str) -> str:
+        # pandas only when a file sets it: importing settings must stay light.
+        from pandas.tseries.frequencies import to_offset
+
+        try:
+            to_offset(value)
+        except ValueError:
+            raise ValueError(
+                f"snapshots.cadence {value!r} is not a pandas frequency (e.g. W-MON, MS, D)"
+            ) from None
+        return value
 
 
-@dataclass(frozen=True)
-class TrainingSettings:
+class TrainingSettings(_Section):
     """Out-of-time training and evaluation."""
 
-    #: Number of latest labelled snapshot dates used as the out-of-time test window.
-    test_snapshots: int = 4
-    #: Snapshot dates before the test gap used for early stopping and calibration.
-    valid_snapshots: int = 4
-    #: Keep only every n-th snapshot date for training, to limit near-duplicate rows.
-    train_every: int = 2
-    calibration: str = "isotonic"  # or "sigmoid"
-    seed: int = 42
-    num_threads: int = 1
-    #: Small, slow trees: with tens of thousands of snapshot rows and a few % churners, 7-leaf
-    #: trees at a 0.03 learning rate ranked better out of time than 31 leaves at 0.05 on two
-    #: independent simulated datasets (test ROC AUC +0.004 to +0.010), and stop early anyway.
-    lightgbm: dict[str, Any] = field(
-        default_factory=lambda: {
-            "objective": "binary",
-            "learning_rate": 0.03,
-            "num_leaves": 7,
-            "max_depth": 6,
-            "min_child_samples": 100,
-            "feature_fraction": 0.8,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": 1.0,
-            "verbose": -1,
-        }
-    )
-    num_boost_round: int = 1000
-    early_stopping_rounds: int = 100
-    #: Account teams' weekly capacity: precision/recall and ARR captured are reported at top K.
-    capacity_k: int = 100
-    #: Number of rolling test windows in the backtest.
-    backtest_windows: int = 3
-    #: Optuna trials for ``make tune``.
-    tune_trials: int = 20
-    #: Wall-clock budget of ``make tune`` in seconds (whichever of trials and time ends first).
-    tune_timeout_s: int = 600
-    #: Champion/challenger gate: a new model becomes champion only if its test ROC AUC is at
-    #: least the champion's, re-scored on the same test window, minus this noise allowance.
-    gate_tolerance: float = 0.002
-    #: Test rows sampled for the SHAP beeswarm plot (TreeSHAP costs ~1 ms per row).
-    shap_sample: int = 2000
+    _section: ClassVar[str] = "training"
+
+    test_snapshots: Positive = 4
+    """Number of latest labelled snapshot dates used as the out-of-time test window."""
+    valid_snapshots: Positive = 4
+    """Snapshot dates before the test gap used for early stopping and calibration."""
+    train_every: Positive = 2
+    """Keep only every n-th snapshot date for training, to limit near-duplicate rows."""
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    """How probabilities are calibrated on the validation window."""
+    seed: Whole = 42
+    num_threads: NonNegative = 1
+    lightgbm: dict[Text, Any] = Field(default_factory=lambda: dict(_DEFAULT_LIGHTGBM))
+    """LightGBM parameters; a settings file's entries are merged over these defaults.
+
+    Small, slow trees: with tens of thousands of snapshot rows and a few % churners, 7-leaf
+    trees at a 0.03 learning rate ranked better out of time than 31 leaves at 0.05 on two
+    independent simulated datasets (test ROC AUC +0.004 to +0.010), and stop early anyway."""
+    num_boost_round: Positive = 1000
+    early_stopping_rounds: Positive = 100
+    capacity_k: Positive = 100
+    """Account teams' weekly capacity: precision/recall and ARR captured are reported at top K."""
+    backtest_windows: NonNegative = 3
+    """Number of rolling test windows in the backtest."""
+    tune_trials: Positive = 20
+    """Optuna trials for ``make tune``."""
+    tune_timeout_s: Positive = 600
+    """Wall-clock budget of ``make tune`` in seconds (whichever of trials and time ends first)."""
+    gate_tolerance: Annotated[float, Strict(), Field(ge=0)] = 0.002
+    """Champion/challenger gate: a new model becomes champion only if its test ROC AUC is at
+    least the champion's, re-scored on the same test window, minus this noise allowance."""
+    shap_sample: Positive = 2000
+    """Test rows sampled for the SHAP beeswarm plot (TreeSHAP costs ~1 ms per row)."""
 
 
-@dataclass(frozen=True)
-class ScoringSettings:
+class ScoringSettings(_Section):
     """How the weekly at-risk list is cut and what it recommends."""
 
-    #: Customers on the at-risk list: the top ``list_size`` by priority ...
-    list_size: int = 100
-    #: ... plus anyone at or above this probability.
-    min_probability: float = 0.5
-    #: Risk tiers by calibrated probability, highest first: (name, lower bound).
-    tiers: tuple[tuple[str, float], ...] = (("high", 0.5), ("medium", 0.25), ("low", 0.0))
-    #: Playbook: driver family -> recommended play.
-    playbook: dict[str, str] = field(
-        default_factory=lambda: {
-            "product adoption": "Adoption workshop: re-onboard the users and set usage goals",
-            "service experience": "Escalate open tickets and call to close the loop",
-            "sentiment": "Executive call to close the NPS loop",
-            "commercial": "Renewal conversation: review value delivered and offer terms",
-        }
-    )
-    reasons_per_customer: int = 3
-    #: Order of the list: "revenue_at_risk" (probability x ARR: where the money is; customers
-    #: with unknown ARR count as 0 but still enter through ``min_probability``) or "probability".
-    priority: str = "revenue_at_risk"
-    #: Play for a customer whose main driver family is not in the playbook (or who has none).
-    default_play: str = "Regular check-in: no single driver stands out"
-    #: Features that must be known to score a customer; a customer missing one is excluded
-    #: (listed in excluded.csv with the reason). Tenure comes from signup_date: without it the
-    #: customer cannot be placed in time at all.
-    required_features: tuple[str, ...] = ("acct_tenure_days",)
-    #: Reasons for "all" scored customers (scores.parquet, for analysts) or only the "listed"
-    #: ones (cheaper at 100k+: TreeSHAP costs ~1 ms per row).
-    reasons_scope: str = "all"
-    #: Probability moves smaller than this (in probability, 0.01 = 1 point) are "same".
-    change_tolerance: float = 0.01
-    #: Excel number format for money columns (ARR, revenue at risk); the data has no currency.
-    currency_format: str = "#,##0"
+    _section: ClassVar[str] = "scoring"
+
+    list_size: NonNegative = 100
+    """Customers on the at-risk list: the top ``list_size`` by priority ..."""
+    min_probability: Share = 0.5
+    """... plus anyone at or above this probability."""
+    tiers: tuple[tuple[Text, Share], ...] = (("high", 0.5), ("medium", 0.25), ("low", 0.0))
+    """Risk tiers by calibrated probability, highest first: (name, lower bound); the last
+    bound is 0 so that every probability has a tier."""
+    playbook: dict[Text, Text] = Field(default_factory=lambda: dict(_DEFAULT_PLAYBOOK))
+    """Playbook: driver family -> recommended play."""
+    reasons_per_customer: Positive = 3
+    priority: Priority = "revenue_at_risk"
+    """Order of the list: "revenue_at_risk" (probability x ARR: where the money is; customers
+    with unknown ARR count as 0 but still enter through ``min_probability``) or "probability"."""
+    default_play: Text = "Regular check-in: no single driver stands out"
+    """Play for a customer whose main driver family is not in the playbook (or who has none)."""
+    required_features: tuple[Text, ...] = ("acct_tenure_days",)
+    """Features that must be known to score a customer; a customer missing one is excluded
+    (listed in excluded.csv with the reason). Tenure comes from signup_date: without it the
+    customer cannot be placed in time at all."""
+    reasons_scope: ReasonsScope = "all"
+    """Reasons for "all" scored customers (scores.parquet, for analysts) or only the "listed"
+    ones (cheaper at 100k+: TreeSHAP costs ~1 ms per row)."""
+    change_tolerance: Share = 0.01
+    """Probability moves smaller than this (in probability, 0.01 = 1 point) are "same"."""
+    currency_format: Text = "#,##0"
+    """Excel number format for money columns (ARR, revenue at risk); the data has no currency."""
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_cover_every_probability(
+        cls, tiers: tuple[tuple[str, float], ...]
+    ) -> tuple[tuple[str, float], ...]:
+        bounds = [b for _, b in tiers]
+        if not bounds or bounds != sorted(bounds, reverse=True) or bounds[-1] != 0:
+            raise ValueError(
+                "scoring.tiers must be (name, lower bound) pairs, highest bound first, the last "
+                f"with bound 0 so every probability has a tier; got {[list(t) for t in tiers]}"
+            )
+        return tiers
 
 
-@dataclass(frozen=True)
-class Settings:
-    snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
-    training: TrainingSettings = field(default_factory=TrainingSettings)
-    scoring: ScoringSettings = field(default_factory=ScoringSettings)
+class Settings(_Section):
+    """All run settings: one section per stage."""
+
+    snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+
+    @field_validator("snapshots", "training", "scoring", mode="before")
+    @classmethod
+    def _empty_section_is_defaults(cls, value: Any) -> Any:
+        # `training:` with nothing under it is YAML's None: the defaults, as before.
+        return {} if value is None else value
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Nested plain dict of every setting (logged to MLflow as parameters)."""
+        return self.model_dump()
 
 
-class SettingsError(ValueError):
-    """A settings file names an unknown section or key, or a value of the wrong shape."""
+_SECTIONS: dict[str, type[_Section]] = {
+    "snapshots": SnapshotSettings,
+    "training": TrainingSettings,
+    "scoring": ScoringSettings,
+}
 
 
-def settings_from_dict(raw: dict[str, Any] | None) -> Settings:
-    """Build settings from a (partial) nested dict, refusing unknown keys with a clear error."""
-    raw = raw or {}
-    sections = {f.name: f.type for f in dataclasses.fields(Settings)}
-    built: dict[str, Any] = {}
-    for section, values in raw.items():
-        if section not in sections:
-            raise SettingsError(
-                f"unknown settings section {section!r}; expected one of {sorted(sections)}"
-            )
-        cls = {
-            "snapshots": SnapshotSettings,
-            "training": TrainingSettings,
-            "scoring": ScoringSettings,
-        }[section]
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values or {}) - known
-        if unknown:
-            raise SettingsError(
-                f"unknown key(s) {sorted(unknown)} in settings section {section!r}; "
-                f"expected some of {sorted(known)}"
-            )
-        values = dict(values or {})
-        if "tiers" in values:
-            values["tiers"] = tuple((str(n), float(b)) for n, b in values["tiers"])
-        if section == "training" and "lightgbm" in values:
-            values["lightgbm"] = {**TrainingSettings().lightgbm, **values["lightgbm"]}
-        built[section] = cls(**values)
-    return Settings(**built)
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f"{'.' if out else ''}{part}"
+    return out
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """The line for an unknown key, with the nearest valid key (in any section) suggested."""
+    key = str(loc[-1])
+    if len(loc) == 1:
+        close = difflib.get_close_matches(key, list(_SECTIONS), n=1)
+        maybe = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown settings section {key!r}{maybe}; valid sections: {', '.join(_SECTIONS)}"
+    section = str(loc[0])
+    valid = list(_SECTIONS[section].model_fields) if section in _SECTIONS else []
+    close = difflib.get_close_matches(key, valid, n=1)
+    if section == "training" and key in _DEFAULT_LIGHTGBM:
+        maybe = f" (a LightGBM parameter: put it under training.lightgbm, e.g. {key}: ...)"
+    elif close:
+        maybe = f" (did you mean {close[0]!r}?)"
+    else:
+        # A key put in the wrong section (horizon_days under training).
+        elsewhere = [
+            f"{s}.{k}" for s, c in _SECTIONS.items() if s != section for k in c.model_fields
+        ]
+        close = difflib.get_close_matches(key, [e.split(".")[1] for e in elsewhere], n=1)
+        found = [e for e in elsewhere if close and e.endswith(f".{close[0]}")]
+        maybe = f" (did you mean {found[0]!r}?)" if found else ""
+    return f"unknown key {_path(loc)!r}{maybe}; valid keys in {section}: {', '.join(valid)}"
+
+
+#: Pydantic error type -> what the value must be, in our words.
+_MUST_BE = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "text",
+    "bool_type": "true or false",
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+    "tuple_type": "a list",
+    "list_type": "a list",
+}
+
+_BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def _problem(error: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
+    """One pydantic error as one line naming the key path and the value."""
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    where = _path(loc) or "the settings file"
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if kind == "value_error":
+        # Our own validators write the whole line, key path included.
+        return str(ctx.get("error", error["msg"]))
+    if kind == "literal_error":
+        valid = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        return f"{where} is {_shown(value)}; valid: {valid}"
+    if kind in _MUST_BE:
+        return f"{where} must be {_MUST_BE[kind]}, not {_shown(value)}"
+    bound = next((k for k in _BOUNDS if k in ctx), None)
+    if bound is not None:
+        return f"{where} must be {_BOUNDS[bound]} {ctx[bound]}, not {_shown(value)}"
+    return f"{where}: {error['msg']} (got {_shown(value)})"
+
+
+def _problems(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
+    """Every error of a pydantic ``ValidationError`` as our own lines, without duplicates."""
+    lines = [_problem(e, (*prefix, *e["loc"])) for e in exc.errors()]
+    return list(dict.fromkeys(lines))
+
+
+def settings_from_dict(raw: Mapping[str, Any] | None, source: str | None = None) -> Settings:
+    """Build settings from a (partial) nested dict.
+
+    Parameters
+    ----------
+    raw
+        ``{section: {key: value}}``; missing sections and keys keep their defaults, and
+        ``training.lightgbm`` is merged over the default LightGBM parameters.
+    source
+        The file it came from, for messages.
+
+    Raises
+    ------
+    SettingsError
+        Listing every unknown key (with the nearest valid one), wrong type and value out of
+        range.
+    """
+    raw = {} if raw is None else raw
+    training = raw.get("training") if isinstance(raw, Mapping) else None
+    if isinstance(training, Mapping) and isinstance(training.get("lightgbm"), Mapping):
+        lightgbm = {**_DEFAULT_LIGHTGBM, **training["lightgbm"]}
+        raw = {**raw, "training": {**training, "lightgbm": lightgbm}}
+    token = _DEPTH.set(1)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(_problems(exc), source) from None
+    finally:
+        _DEPTH.reset(token)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    what = getattr(exc, "problem", None) or str(exc)
+    return f"not valid YAML{where}: {what}"
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Read settings from YAML; ``None`` gives the defaults."""
+    """Read settings from YAML; ``None`` gives the defaults.
+
+    Raises
+    ------
+    SettingsError
+        The file does not exist, is not valid YAML, or has unknown keys or invalid values.
+    """
     if path is None:
         return Settings()
     path = Path(path)
-    if not path.exists():
-        raise SettingsError(f"settings file {path} does not exist")
-    with path.open(encoding="utf-8") as fh:
-        return settings_from_dict(yaml.safe_load(fh))
+    if not path.is_file():
+        raise SettingsError("the file does not exist", str(path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SettingsError("the file is not UTF-8 text", str(path)) from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(_yaml_problem(exc), str(path)) from None
+    return settings_from_dict(raw, str(path))
+
+
+def settings_schema() -> dict[str, Any]:
+    """The JSON Schema of a settings file, for editors (``churn config-schema settings``)."""
+    schema = Settings.model_json_schema()
+    schema["title"] = "churn settings (configs/model.yaml)"
+    return schema

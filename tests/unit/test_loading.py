@@ -675,3 +675,99 @@ def test_the_installed_command_exits_2_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "nps.score: 1 row is outside 0-10" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the dataset config, typed ------------------------------------------------------------------
+
+
+def test_a_misspelt_dataset_key_exits_2_naming_it_and_the_right_one(tmp_path, monkeypatch, capsys):
+    config = {**SIMULATOR_YAML, "churn": {"defintion": "date"}}
+    folder = write(tmp_path / "ds", config=config)
+    assert run_cli(monkeypatch, "validate", "--data", str(folder)) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'defintion' in churn (did you mean 'definition'?)" in err
+    assert "dataset.yaml" in err
+    assert "Traceback" not in err
+
+
+def test_a_misspelt_key_in_a_dataset_yaml_file_exits_2_without_a_traceback(tmp_path):
+    folder = write(tmp_path / "ds", config=None)
+    path = tmp_path / "acme.yaml"
+    path.write_text(
+        yaml.safe_dump({"base_dir": "ds", "extraction_date": "2025-01-01", "tables": {"nsp": {}}})
+    )
+    exe = Path(sys.executable).with_name("churn")
+    result = subprocess.run(
+        [str(exe), "validate", "--data", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert folder.is_dir()
+    assert result.returncode == 2
+    assert "unknown key 'nsp' in tables (did you mean 'nps'?)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_wrong_type_in_the_dataset_config_names_the_key_and_the_value(tmp_path):
+    raw = {
+        "churn": {"definition": "inactivity", "inactivity_days": "ninety"},
+        "static": {"drop_duplicates": "yes"},
+        "tables": {"usage": {"metrics": "logins", "file": 3}},
+    }
+    with pytest.raises(DatasetConfigError) as info:
+        parse_config(raw, tmp_path)
+    message = str(info.value)
+    assert "churn.inactivity_days must be a whole number, not 'ninety'" in message
+    assert "static.drop_duplicates must be true or false, not 'yes'" in message
+    assert "tables.usage.metrics must be a list of column names, not 'logins'" in message
+    assert "tables.usage.file must be text, not 3" in message
+    assert "4 problems" in message
+    assert "pydantic" not in message
+
+
+def test_values_out_of_range_and_mismatched_sections_are_refused(tmp_path):
+    with pytest.raises(DatasetConfigError, match="churn.inactivity_days must be > 0, not -5"):
+        parse_config({"churn": {"definition": "inactivity", "inactivity_days": -5}}, tmp_path)
+    with pytest.raises(DatasetConfigError, match="customers_from is 'orders'; valid: interactions"):
+        parse_config({"customers_from": "orders"}, tmp_path)
+    with pytest.raises(DatasetConfigError, match="usage.period and tables.usage.period disagree"):
+        parse_config(
+            {"usage": {"period": "week"}, "tables": {"usage": {"period": "day"}}}, tmp_path
+        )
+    with pytest.raises(DatasetConfigError, match="the static section needs churn.definition: flag"):
+        parse_config({"static": {}}, tmp_path)
+    with pytest.raises(DatasetConfigError, match="unknown key 'source' in the dataset config"):
+        parse_config({"source": "x.yaml"}, tmp_path)
+
+
+def test_invalid_dataset_yaml_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / "acme.yaml"
+    path.write_text("name: acme\ntables:\n  customers: {file: a.csv\n", encoding="utf-8")
+    with pytest.raises(DatasetConfigError) as info:
+        load_dataset(path)
+    assert str(path) in str(info.value)
+    assert "not valid YAML at line" in str(info.value)
+
+
+def test_the_parsed_config_fills_every_table_and_the_usage_keys(tmp_path):
+    config = parse_config({"usage": {"period": "week", "metrics": ["logins"]}}, tmp_path)
+    assert set(config.tables) == set(SPECS)
+    assert config.table("usage").period == "week"
+    assert config.table("usage").metrics == ("logins",)
+    assert config.name == tmp_path.name and config.base_dir == tmp_path
+
+
+def test_the_dataset_schema_names_every_table_and_key():
+    from churn.data import dataset_schema
+
+    schema = dataset_schema()
+    assert set(schema["properties"]) == {
+        "name",
+        "base_dir",
+        "extraction_date",
+        "tables",
+        "usage",
+        "churn",
+        "static",
+        "customers_from",
+    }
+    assert set(schema["properties"]["tables"]["properties"]) == set(SPECS)
+    assert schema["$defs"]["TableConfig"]["additionalProperties"] is False

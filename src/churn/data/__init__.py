@@ -1,19 +1,25 @@
-"""Raw tables in, validated tables out: dataset configs, readers, column mapping, validation."""
+"""Raw tables in, validated tables out: dataset configs, readers, column mapping, validation.
+
+Modules: ``config`` (the dataset YAML as typed models), ``readers`` (finding and reading files),
+``mapping`` (source columns onto the contract), ``validation`` (types, ranges, every problem at
+once) and ``load`` (the three together: ``load_dataset``).
+"""
 
 from __future__ import annotations
 
-from churn.data.load import (
+from churn.data.config import (
+    ChurnConfig,
     DatasetConfig,
     DatasetConfigError,
     StaticConfig,
     TableConfig,
+    UsageConfig,
+    dataset_schema,
     load_config,
-    load_dataset,
     parse_config,
-    read_static_source,
-    summarize,
-    tables_from_frames,
 )
+from churn.data.load import load_dataset, read_static_source, summarize
+from churn.data.mapping import map_columns, tables_from_frames
 from churn.data.validation import (
     DataValidationError,
     Findings,
@@ -23,16 +29,20 @@ from churn.data.validation import (
 )
 
 __all__ = [
+    "ChurnConfig",
     "DataValidationError",
     "DatasetConfig",
     "DatasetConfigError",
     "Findings",
     "StaticConfig",
     "TableConfig",
+    "UsageConfig",
     "coerce_number",
+    "dataset_schema",
     "infer_usage_period",
     "load_config",
     "load_dataset",
+    "map_columns",
     "parse_config",
     "read_static_source",
     "rows",

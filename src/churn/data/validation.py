@@ -476,33 +476,7 @@ def _check_event_table(
     """Check one event table; returns it with handleable issues handled (see module doc)."""
     time_col = "date" if name == "usage" else "timestamp"
     if name == "nps":
-        # An unanswered survey (no score) has no answer time, only a send time.
-        findings.add(
-            name,
-            "timestamp",
-            "have a score but no timestamp",
-            "Fill in when each answer was given.",
-            frame=df,
-            mask=_missing(df, unparsed, "timestamp") & df["score"].notna(),
-        )
-        findings.add(
-            name,
-            "sent_at",
-            "have neither timestamp nor sent_at",
-            "Each survey needs a send or answer time: fill one or remove the rows.",
-            frame=df,
-            mask=_missing(df, unparsed, "timestamp")
-            & _missing(df, unparsed, "sent_at")
-            & df["score"].isna(),
-        )
-        findings.add(
-            name,
-            "sent_at",
-            "have sent_at after timestamp (answered before sent)",
-            "Check that sent_at and timestamp are mapped to the right columns.",
-            frame=df,
-            mask=df["sent_at"] > df["timestamp"],
-        )
+        _check_nps_times(df, unparsed, findings)
     findings.add(
         name,
         "recorded_at",
@@ -515,52 +489,106 @@ def _check_event_table(
         if table == name:
             _check_range(name, column, df, findings)
     if name == "interactions":
-        findings.add(
-            name,
-            "resolved_at",
-            "have resolved_at before timestamp",
-            "Check that resolved_at and timestamp are mapped to the right columns.",
-            frame=df,
-            mask=df["resolved_at"] < df["timestamp"],
-        )
-        for column in ("channel", "category"):
-            empty = df[column].isna()
-            if empty.any():
-                findings.warn(
-                    f"{name}.{column}: {rows(int(empty.sum()))} without a value, read as 'unknown'."
-                )
-                df = df.assign(**{column: df[column].fillna("unknown")})
+        df = _check_interactions(df, findings)
     if name == "usage":
-        metrics = usage_metric_columns(df)
-        if not metrics:
-            findings.add(
-                name,
-                None,
-                "has no numeric metric columns",
-                "Add at least one metric (e.g. active_users, logins) or list them in "
-                "tables.usage.metrics.",
-            )
-        for m in metrics:
-            findings.add(
-                name,
-                m,
-                f"have negative {m}",
-                "Usage counts cannot be negative: fix the values or leave them empty.",
-                frame=df,
-                mask=df[m] < 0,
-                values=True,
-            )
-        repeated = df["date"].notna() & df.duplicated(["customer_id", "date"], keep=False)
-        findings.add(
-            name,
-            "date",
-            "share customer_id and date with another row",
-            "Keep one row per customer and period: sum or average them before loading.",
-            frame=df,
-            mask=repeated,
-        )
+        _check_usage_rows(df, findings)
     if customer_ids is None:
         return df
+    return _check_customer_ids(name, df, customer_ids, findings)
+
+
+def _check_nps_times(
+    df: pd.DataFrame, unparsed: Mapping[str, pd.Series], findings: Findings
+) -> None:
+    """Every survey has a send or answer time, and is not answered before it was sent."""
+    name = "nps"
+    # An unanswered survey (no score) has no answer time, only a send time.
+    findings.add(
+        name,
+        "timestamp",
+        "have a score but no timestamp",
+        "Fill in when each answer was given.",
+        frame=df,
+        mask=_missing(df, unparsed, "timestamp") & df["score"].notna(),
+    )
+    findings.add(
+        name,
+        "sent_at",
+        "have neither timestamp nor sent_at",
+        "Each survey needs a send or answer time: fill one or remove the rows.",
+        frame=df,
+        mask=_missing(df, unparsed, "timestamp")
+        & _missing(df, unparsed, "sent_at")
+        & df["score"].isna(),
+    )
+    findings.add(
+        name,
+        "sent_at",
+        "have sent_at after timestamp (answered before sent)",
+        "Check that sent_at and timestamp are mapped to the right columns.",
+        frame=df,
+        mask=df["sent_at"] > df["timestamp"],
+    )
+
+
+def _check_interactions(df: pd.DataFrame, findings: Findings) -> pd.DataFrame:
+    """Resolved after opened; an empty channel or category becomes 'unknown' (warned)."""
+    name = "interactions"
+    findings.add(
+        name,
+        "resolved_at",
+        "have resolved_at before timestamp",
+        "Check that resolved_at and timestamp are mapped to the right columns.",
+        frame=df,
+        mask=df["resolved_at"] < df["timestamp"],
+    )
+    for column in ("channel", "category"):
+        empty = df[column].isna()
+        if empty.any():
+            findings.warn(
+                f"{name}.{column}: {rows(int(empty.sum()))} without a value, read as 'unknown'."
+            )
+            df = df.assign(**{column: df[column].fillna("unknown")})
+    return df
+
+
+def _check_usage_rows(df: pd.DataFrame, findings: Findings) -> None:
+    """At least one metric, none negative, one row per customer and period."""
+    name = "usage"
+    metrics = usage_metric_columns(df)
+    if not metrics:
+        findings.add(
+            name,
+            None,
+            "has no numeric metric columns",
+            "Add at least one metric (e.g. active_users, logins) or list them in "
+            "tables.usage.metrics.",
+        )
+    for m in metrics:
+        findings.add(
+            name,
+            m,
+            f"have negative {m}",
+            "Usage counts cannot be negative: fix the values or leave them empty.",
+            frame=df,
+            mask=df[m] < 0,
+            values=True,
+        )
+    repeated = df["date"].notna() & df.duplicated(["customer_id", "date"], keep=False)
+    findings.add(
+        name,
+        "date",
+        "share customer_id and date with another row",
+        "Keep one row per customer and period: sum or average them before loading.",
+        frame=df,
+        mask=repeated,
+    )
+
+
+def _check_customer_ids(
+    name: str, df: pd.DataFrame, customer_ids: pd.Series, findings: Findings
+) -> pd.DataFrame:
+    """Rows of unknown customers: dropped (warned) when few, else a problem."""
     # Distinct ids first: 10M usage rows have only as many ids as there are customers.
     # As object arrays: pandas 3.1's isin on Arrow-backed strings loops in Python over the
     # values (0.6 s for 100k ids); the object hash table takes 0.1 s.
@@ -680,6 +708,90 @@ def _fill_defaults(name: str, df: pd.DataFrame, usage_period: str) -> pd.DataFra
     return df
 
 
+def _check_tables(
+    frames: Mapping[str, pd.DataFrame | None],
+    date_formats: Mapping[str, Mapping[str, str]],
+    churn_definition: str,
+    findings: Findings,
+) -> dict[str, pd.DataFrame]:
+    """Coerce and check every table, customers first: the event tables are checked against
+    its ids. A missing table becomes an empty one."""
+    out: dict[str, pd.DataFrame] = {}
+    known_ids: pd.Series | None = None
+    for table in TABLE_NAMES:
+        raw = frames.get(table)
+        if raw is None:
+            if table == "customers" and not findings.reported("customers"):
+                findings.add("customers", None, "table is missing", "It is the one required table.")
+            out[table] = empty_table(table)
+            continue
+        _check_required_present(table, raw, findings)
+        if raw.empty:
+            if table == "customers":
+                findings.add(table, None, "the table has no rows", "Export the accounts again.")
+            else:
+                findings.warn(f"{table}: the table has no rows; features from it will be empty.")
+            out[table] = coerce_table(table, raw, {}, findings)[0]
+            continue
+        # Exact duplicates are dropped on the source values, before any check counts them twice.
+        raw = _drop_exact_duplicates(table, raw.reset_index(drop=True), findings)
+        df, unparsed = coerce_table(table, raw, date_formats.get(table, {}), findings)
+        _check_missing(table, df, unparsed, raw.columns, findings)
+        if table == "customers":
+            if churn_definition == "date" and "churn_date" not in raw.columns:
+                findings.add(
+                    table,
+                    "churn_date",
+                    "column is missing, and churn is defined by date",
+                    "Map churn_date, or define churn by inactivity: "
+                    "churn: {definition: inactivity, inactivity_days: 90}.",
+                )
+            _check_customers(df, findings)
+            if "customer_id" in raw.columns:
+                known_ids = df["customer_id"].dropna()
+        else:
+            df = _check_event_table(table, df, unparsed, known_ids, findings)
+        out[table] = df
+    return out
+
+
+def _resolve_extraction_date(
+    out: Mapping[str, pd.DataFrame], extraction_date: pd.Timestamp | None, findings: Findings
+) -> pd.Timestamp | None:
+    """The extraction date given (nothing may be at or after it), else the day after the
+    latest date (warned); None when the tables have no dates at all."""
+    if extraction_date is None:
+        latest, where = latest_date(out)
+        if latest is not None:
+            extraction_date = latest.normalize() + pd.Timedelta(days=1)
+            findings.warn(
+                f"extraction_date is not set: using {extraction_date.date()}, the day after the "
+                f"latest date in the tables ({where}). Set extraction_date in the dataset config."
+            )
+    else:
+        _check_after_extraction(out, extraction_date, findings)
+    return extraction_date
+
+
+def _resolve_usage_period(usage: pd.DataFrame, usage_period: str | None, findings: Findings) -> str:
+    """The usage period given, else inferred from the rows' spacing (a problem if none fits)."""
+    if usage_period is None:
+        usage_period = "week"
+        if not usage.empty and not findings.reported("usage", "date"):
+            inferred = infer_usage_period(usage)
+            if inferred is None:
+                findings.add(
+                    "usage",
+                    "date",
+                    "rows are not spaced by a day, a week or a month",
+                    "Set tables.usage.period: day, week or month.",
+                )
+            else:
+                usage_period = inferred
+                log.info("usage period inferred: %s", inferred)
+    return usage_period
+
+
 def validate_tables(
     frames: Mapping[str, pd.DataFrame | None],
     *,
@@ -722,71 +834,9 @@ def validate_tables(
         Listing every problem found, with counts, example customer_ids and how to fix each.
     """
     findings = findings if findings is not None else Findings()
-    date_formats = date_formats or {}
-    out: dict[str, pd.DataFrame] = {}
-    known_ids: pd.Series | None = None
-    # customers first: the event tables are checked against its ids.
-    for table in TABLE_NAMES:
-        raw = frames.get(table)
-        if raw is None:
-            if table == "customers" and not findings.reported("customers"):
-                findings.add("customers", None, "table is missing", "It is the one required table.")
-            out[table] = empty_table(table)
-            continue
-        _check_required_present(table, raw, findings)
-        if raw.empty:
-            if table == "customers":
-                findings.add(table, None, "the table has no rows", "Export the accounts again.")
-            else:
-                findings.warn(f"{table}: the table has no rows; features from it will be empty.")
-            out[table] = coerce_table(table, raw, {}, findings)[0]
-            continue
-        # Exact duplicates are dropped on the source values, before any check counts them twice.
-        raw = _drop_exact_duplicates(table, raw.reset_index(drop=True), findings)
-        df, unparsed = coerce_table(table, raw, date_formats.get(table, {}), findings)
-        _check_missing(table, df, unparsed, raw.columns, findings)
-        if table == "customers":
-            if churn_definition == "date" and "churn_date" not in raw.columns:
-                findings.add(
-                    table,
-                    "churn_date",
-                    "column is missing, and churn is defined by date",
-                    "Map churn_date, or define churn by inactivity: "
-                    "churn: {definition: inactivity, inactivity_days: 90}.",
-                )
-            _check_customers(df, findings)
-            if "customer_id" in raw.columns:
-                known_ids = df["customer_id"].dropna()
-        else:
-            df = _check_event_table(table, df, unparsed, known_ids, findings)
-        out[table] = df
-
-    if extraction_date is None:
-        latest, where = latest_date(out)
-        if latest is not None:
-            extraction_date = latest.normalize() + pd.Timedelta(days=1)
-            findings.warn(
-                f"extraction_date is not set: using {extraction_date.date()}, the day after the "
-                f"latest date in the tables ({where}). Set extraction_date in the dataset config."
-            )
-    else:
-        _check_after_extraction(out, extraction_date, findings)
-
-    usage = out["usage"]
-    if usage_period is None:
-        usage_period = "week"
-        if not usage.empty and not findings.reported("usage", "date"):
-            inferred = infer_usage_period(usage)
-            if inferred is None:
-                findings.add(
-                    "usage",
-                    "date",
-                    "rows are not spaced by a day, a week or a month",
-                    "Set tables.usage.period: day, week or month.",
-                )
-            else:
-                usage_period = inferred
-                log.info("usage period inferred: %s", inferred)
+    out = _check_tables(frames, date_formats or {}, churn_definition, findings)
+    extraction_date = _resolve_extraction_date(out, extraction_date, findings)
+    usage_period = _resolve_usage_period(out["usage"], usage_period, findings)
 
     if findings.problems or extraction_date is None:
         if extraction_date is None and not findings.problems:

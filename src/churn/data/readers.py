@@ -1,0 +1,232 @@
+"""Finding and reading a dataset's files as they are: encodings, delimiters, Excel and Parquet.
+
+What reading decides
+--------------------
+- A missing event table becomes ``contract.empty_table`` (warned, by validation); a missing
+  customers table is a problem. A file named in the config that does not exist is a problem.
+- A delimited file read as a single column, or failing to parse, is checked against other
+  delimiters (``;``, tab, ``|``, ``,``); a likely one is named in the message instead of being
+  used silently, because a ``;``-separated export usually also has decimal commas that would
+  then be misread.
+- A file that is not UTF-8 is reported with the line of the first bad byte and the encoding to
+  set (``cp1252`` when it has Windows punctuation bytes, else ``latin-1``).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from churn.data.config import CSV_READ_KEYS, EXCEL_READ_KEYS, DatasetConfig
+from churn.data.validation import Findings
+
+SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".parquet", ".pq", ".xlsx")
+DEFAULT_ENCODING = "utf-8-sig"
+
+
+def find_file(name: str, config: DatasetConfig, findings: Findings) -> Path | None:
+    """The file of table ``name``: the one the config names, else one named after the table.
+
+    None when there is none (a problem for customers, a warning otherwise) or several.
+    """
+    tcfg = config.table(name)
+    if tcfg.file is not None:
+        path = config.base_dir / tcfg.file
+        if not path.is_file():
+            findings.add(
+                name,
+                None,
+                f"file {tcfg.file} (tables.{name}.file) not found in {config.base_dir}",
+                "Fix the file name or base_dir in the dataset config.",
+            )
+            return None
+        return path
+    found = [config.base_dir / f"{name}{s}" for s in SUFFIXES]
+    found = [p for p in found if p.is_file()]
+    if len(found) > 1:
+        findings.add(
+            name,
+            None,
+            f"several files could be the {name} table ({', '.join(p.name for p in found)})",
+            f"Keep one, or name it in {config.where}: tables.{name}.file.",
+        )
+        return None
+    if found:
+        return found[0]
+    looked = f"looked for {name} + {'|'.join(SUFFIXES)} in {config.base_dir}"
+    if name == "customers":
+        findings.add(
+            name,
+            None,
+            f"no customers file found ({looked})",
+            f"Add it, or name it in {config.where}: tables.customers.file.",
+        )
+    else:
+        findings.warn(f"{name}: no file found ({looked}); continuing without {name}.")
+    return None
+
+
+def _open_text(path: Path, encoding: str):
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding=encoding, errors="replace", newline="")
+    return path.open(encoding=encoding, errors="replace", newline="")
+
+
+def _guess_sep(path: Path, encoding: str, used: str) -> str | None:
+    """A delimiter that splits the file's first lines better than ``used``, if any."""
+    with _open_text(path, encoding) as fh:
+        sample = "".join(fh.readline() for _ in range(20))
+    header = sample.splitlines()[0] if sample else ""
+    candidates = "".join(c for c in ",;\t|" if c != used)
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=candidates).delimiter
+    except csv.Error:
+        sep = max(candidates, key=header.count)
+    # The header must split too: the sniffer can pick a character that only the data holds.
+    return sep if header.count(sep) else None
+
+
+def _sep_name(sep: str) -> str:
+    return {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(sep, repr(sep))
+
+
+def _encoding_problem(
+    path: Path, name: str, encoding: str, config: DatasetConfig
+) -> tuple[str, str]:
+    """Which line breaks the encoding, and the hint naming the encoding to set instead."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        data = fh.read(64 * 2**20)  # the first bad byte is almost always early
+    shown = (
+        "UTF-8"
+        if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8")
+        else encoding
+    )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        suggestion, where = "utf-16", "it starts with a UTF-16 byte-order mark"
+    else:
+        try:
+            data.decode(encoding)
+            where = f"it is not valid {shown}"
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            where = f"line {line} is not valid {shown} (byte 0x{data[exc.start]:02x})"
+        windows_bytes = any(0x80 <= b <= 0x9F for b in data)
+        try:
+            data.decode("cp1252")
+            cp1252_ok = True
+        except UnicodeDecodeError:
+            cp1252_ok = False
+        suggestion = "cp1252" if windows_bytes and cp1252_ok else "latin-1"
+    return (
+        f"{path.name}: {where}",
+        f"It looks like {suggestion}: set read: {{encoding: {suggestion}}} under tables.{name} "
+        f"in {config.where}.",
+    )
+
+
+def read_table(
+    name: str, path: Path, config: DatasetConfig, findings: Findings
+) -> pd.DataFrame | None:
+    """Read one table's file as it is (source column names); None when it cannot be read.
+
+    Problems (encoding, delimiter, unparseable file) are added to ``findings``.
+    """
+    try:
+        return _read_file(name, path, config, findings)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        # A corrupt Parquet or Excel file, a missing sheet, options that contradict the file:
+        # the reader's own words, without its traceback.
+        findings.add(
+            name,
+            None,
+            f"{path.name} cannot be read ({type(exc).__name__}: {exc})",
+            f"Check the file and tables.{name}.read in {config.where}.",
+        )
+        return None
+
+
+def _read_file(
+    name: str, path: Path, config: DatasetConfig, findings: Findings
+) -> pd.DataFrame | None:
+    tcfg = config.table(name)
+    id_column = tcfg.columns.get("customer_id", "customer_id")
+    suffix = (
+        "".join(path.suffixes[-2:]).lower() if path.name.endswith(".gz") else path.suffix.lower()
+    )
+    read = dict(tcfg.read)
+    if suffix in (".parquet", ".pq"):
+        if read:
+            findings.warn(f"{name}: read options are ignored for Parquet ({path.name}).")
+        return pd.read_parquet(path)
+    if suffix == ".xlsx":
+        unknown = set(read) - EXCEL_READ_KEYS
+        if unknown:
+            findings.add(
+                name,
+                None,
+                f"read options {sorted(unknown)} do not apply to Excel ({path.name})",
+                f"Valid for Excel: {', '.join(sorted(EXCEL_READ_KEYS))}.",
+            )
+            return None
+        read.setdefault("sheet_name", 0)
+        return pd.read_excel(path, dtype={id_column: "str"}, **read)
+    unknown = set(read) - CSV_READ_KEYS
+    if unknown:
+        findings.add(
+            name,
+            None,
+            f"read options {sorted(unknown)} do not apply to delimited text ({path.name})",
+            f"Valid: {', '.join(sorted(CSV_READ_KEYS))}.",
+        )
+        return None
+    read.setdefault("sep", "\t" if suffix == ".tsv" else ",")
+    read.setdefault("encoding", DEFAULT_ENCODING)
+    sep_hint = f"Set read: {{sep: '<delimiter>'}} under tables.{name} in {config.where}."
+    try:
+        frame = pd.read_csv(path, dtype={id_column: "str"}, **read)
+    except UnicodeDecodeError:
+        findings.add(name, None, *_encoding_problem(path, name, read["encoding"], config))
+        return None
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame()
+    except pd.errors.ParserError as exc:
+        guess = _guess_sep(path, read["encoding"], read["sep"])
+        if guess is not None:
+            findings.add(
+                name,
+                None,
+                f"{path.name} looks like {_sep_name(guess)}-separated (reading it with "
+                f"{_sep_name(read['sep'])} failed)",
+                f"Set read.sep: {guess!r} under tables.{name} in {config.where}.",
+            )
+        else:
+            findings.add(name, None, f"{path.name} cannot be read: {exc}", sep_hint)
+        return None
+    if frame.shape[1] == 0:
+        if name == "customers":
+            findings.add(name, None, f"{path.name} is empty", "Export the customer accounts again.")
+        else:
+            findings.warn(f"{name}: {path.name} is empty; continuing without {name}.")
+        return None
+    if frame.shape[1] == 1:
+        guess = _guess_sep(path, read["encoding"], read["sep"])
+        if guess is not None:
+            findings.add(
+                name,
+                None,
+                f"{path.name} was read as one column {str(frame.columns[0])[:60]!r}; it looks "
+                f"like {_sep_name(guess)}-separated",
+                f"Set read.sep: {guess!r} under tables.{name} in {config.where}"
+                + (
+                    " (and read.decimal: ',' if numbers use decimal commas)."
+                    if guess == ";"
+                    else "."
+                ),
+            )
+            return None
+    return frame
