@@ -9,7 +9,6 @@ import pytest
 
 from churn.errors import ChurnError
 from churn.modeling import Calibrator, ChurnModel
-from churn.pipelines.score import latest_complete_week
 from churn.scoring import (
     EXCLUDED_NO_FEATURES,
     FeatureMismatchError,
@@ -25,6 +24,7 @@ from churn.scoring import (
     split_scorable,
 )
 from churn.settings import ScoringSettings
+from churn.spine import latest_complete_week
 
 AS_OF = pd.Timestamp("2025-06-02")
 FEATURES = ["acct_tenure_days", "nps_last", "util_ratio"]

@@ -1,0 +1,220 @@
+"""The week's page: one self-contained HTML file (inline CSS/JS, plot as base64 PNG).
+
+The page is rendered with jinja2 from ``templates/report.html.j2`` with autoescaping (names
+cannot inject markup), under a Content-Security-Policy that forbids any external request. No
+PNG software/date chunks, so the same week gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from churn.outputs.tables import _fmt_points, _text, owner_label, reasons_of, slugify
+
+if TYPE_CHECKING:
+    from churn.outputs.week import WeekData
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _fmt_money(x: Any) -> str:
+    return "" if x is None or pd.isna(x) else f"{x:,.0f}"
+
+
+def _fmt_pct(x: Any) -> str:
+    if x is None or pd.isna(x):
+        return ""
+    # Rounding must not turn 0.996 into a certainty an account manager would read as "100%".
+    if x >= 0.995:
+        return ">99%"
+    if 0 < x < 0.005:
+        return "<1%"
+    return f"{100 * x:.0f}%"
+
+
+def _num(x: Any) -> str:
+    """A sort key for the HTML table: empty for missing (sorted last by the page's script)."""
+    return "" if x is None or pd.isna(x) else repr(float(x))
+
+
+# --------------------------------------------------------------------------- plot
+
+
+def drivers_png(drivers: pd.Series, families: Mapping[str, str], top: int = 15) -> bytes:
+    """Horizontal bar chart of the global drivers (mean |contribution|), as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    data = drivers.head(top)[::-1]
+    palette = {
+        "product adoption": "#2f6eba",
+        "service experience": "#d9822b",
+        "sentiment": "#8e44ad",
+        "commercial": "#2e8b57",
+    }
+    colours = [palette.get(families.get(f, ""), "#7b8794") for f in data.index]
+    fig = Figure(figsize=(8, max(2.5, 0.32 * len(data) + 1.2)), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.barh(list(range(len(data))), data.to_numpy(), color=colours)
+    ax.set_yticks(list(range(len(data))), labels=list(data.index), fontsize=8)
+    ax.set_xlabel("mean |TreeSHAP contribution| (log-odds)")
+    ax.set_title("Global drivers of churn risk")
+    used = [f for f in palette if any(families.get(x) == f for x in data.index)]
+    if used:
+        ax.legend(
+            handles=[Patch(color=palette[f], label=f) for f in used], fontsize=8, loc="lower right"
+        )
+    fig.tight_layout()
+    buf = io.BytesIO()
+    # No Software/date metadata chunks: the same drivers give the same bytes.
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def headline(week: WeekData) -> dict[str, Any]:
+    """Headline numbers: customers and ARR at risk, and changes since last week."""
+    lst = week.at_risk
+    changes = lst["change"].value_counts().to_dict() if "change" in lst.columns and len(lst) else {}
+    return {
+        "listed": len(lst),
+        "high_tier": int((lst["risk_tier"] == week_top_tier(week)).sum()) if len(lst) else 0,
+        "arr_listed": float(lst["arr"].sum(min_count=1)) if len(lst) else 0.0,
+        "revenue_at_risk": float(lst["revenue_at_risk"].sum()) if len(lst) else 0.0,
+        "revenue_at_risk_all": float(week.scores["revenue_at_risk"].sum())
+        if len(week.scores)
+        else 0.0,
+        "new": int(changes.get("new", 0)),
+        "up": int(changes.get("up", 0)),
+        "down": int(changes.get("down", 0)),
+        "dropped_off": len(week.dropped),
+        "scored": len(week.scores),
+        "excluded": len(week.excluded),
+        "active": week.active,
+    }
+
+
+def week_top_tier(week: WeekData) -> str | None:
+    tiers = week.settings.get("tiers") if week.settings else None
+    return tiers[0][0] if tiers else "high"
+
+
+def render_report(week: WeekData, drivers_png_bytes: bytes | None) -> bytes:
+    """The self-contained HTML page (jinja2 with autoescaping: names cannot inject markup)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("churn.outputs", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
+        keep_trailing_newline=True,
+    )
+    cards = _headline_cards(week)
+    k = week.reasons_per_customer
+    rows = [_table_row(r, k) for r in week.at_risk.to_dict("records")]
+    excluded = sorted(week.excluded["reason"].value_counts().items()) if len(week.excluded) else []
+    html = env.get_template("report.html.j2").render(
+        as_of=week.as_of.date().isoformat(),
+        horizon_days=week.horizon_days,
+        model_label=_model_label(week.model),
+        previous_as_of=week.previous_as_of,
+        priority_label="revenue at risk (probability x ARR)"
+        if week.priority == "revenue_at_risk"
+        else "churn probability",
+        cards=cards,
+        columns=_TABLE_COLUMNS,
+        rows=rows,
+        drivers_png=base64.b64encode(drivers_png_bytes).decode("ascii")
+        if drivers_png_bytes
+        else "",
+        drivers_n=week.drivers_n,
+        excluded=[(str(reason), int(n)) for reason, n in excluded],
+    )
+    return html.encode("utf-8")
+
+
+#: The page's table columns: header label and how the page's script sorts them.
+_TABLE_COLUMNS = [
+    {"label": "#", "type": "num"},
+    {"label": "Customer", "type": "text"},
+    {"label": "Owner", "type": "text"},
+    {"label": "Segment / plan", "type": "text"},
+    {"label": "ARR", "type": "num"},
+    {"label": "Churn prob.", "type": "num"},
+    {"label": "Tier", "type": "num"},
+    {"label": "Revenue at risk", "type": "num"},
+    {"label": "Renewal in", "type": "num"},
+    {"label": "Why at risk", "type": "text"},
+    {"label": "Recommended play", "type": "text"},
+    {"label": "Change", "type": "num"},
+]
+
+
+def _headline_cards(week: WeekData) -> list[dict[str, str]]:
+    """The headline cards at the top of the page: id, value and label of each."""
+    h = headline(week)
+    since = f"since {week.previous_as_of}" if week.previous_as_of else "no earlier list"
+    return [
+        {
+            "id": "h-listed",
+            "value": f"{h['listed']:,}",
+            "label": f"customers on the list (of {h['scored']:,} scored)",
+        },
+        {
+            "id": "h-high",
+            "value": f"{h['high_tier']:,}",
+            "label": f"in the top risk tier ({week_top_tier(week)})",
+        },
+        {"id": "h-arr", "value": _fmt_money(h["arr_listed"]), "label": "ARR of listed customers"},
+        {
+            "id": "h-rar",
+            "value": _fmt_money(h["revenue_at_risk"]),
+            "label": "revenue at risk on the list (probability x ARR)",
+        },
+        {"id": "h-new", "value": f"{h['new']:,}", "label": f"new on the list ({since})"},
+        {"id": "h-updown", "value": f"{h['up']:,} / {h['down']:,}", "label": "risk up / down"},
+        {"id": "h-dropped", "value": f"{h['dropped_off']:,}", "label": "dropped off the list"},
+    ]
+
+
+def _table_row(r: Mapping[str, Any], k: int) -> dict[str, Any]:
+    """One listed customer as the page's table shows it: display text and sort keys."""
+    change = _text(r.get("change")) or "new"
+    delta = r.get("probability_change")
+    return {
+        "rank": int(r["rank"]),
+        "customer_id": _text(r.get("customer_id")),
+        "name": _text(r.get("name")),
+        "owner": owner_label(r.get("account_owner")),
+        "segment": _text(r.get("segment")),
+        "plan": _text(r.get("plan")),
+        "arr": _fmt_money(r.get("arr")),
+        "arr_sort": _num(r.get("arr")),
+        "probability": _fmt_pct(r.get("churn_probability")),
+        "probability_sort": _num(r.get("churn_probability")),
+        "tier": _text(r.get("risk_tier")),
+        "tier_class": slugify(r.get("risk_tier")),
+        "revenue": _fmt_money(r.get("revenue_at_risk")),
+        "revenue_sort": _num(r.get("revenue_at_risk")),
+        "renewal": "" if pd.isna(r.get("days_to_renewal")) else f"{int(r['days_to_renewal'])} d",
+        "renewal_sort": _num(r.get("days_to_renewal")),
+        "reasons": reasons_of(r, k),
+        "play": _text(r.get("recommended_play")),
+        "change": change,
+        "change_label": change + (f" {_fmt_points(delta)}" if change in ("up", "down") else ""),
+        "change_sort": _num(delta),
+    }
+
+
+def _model_label(model: Mapping[str, Any]) -> str:
+    name = model.get("name") or "churn"
+    version = model.get("version")
+    return f"{name} v{version}" if version not in (None, "") else str(name)

@@ -1,0 +1,168 @@
+"""The week's tables: the list's columns, CSV and Parquet bytes, and text made safe.
+
+Text from the input tables (names, owners, reasons built from them) goes into files that account
+teams open in spreadsheet software:
+
+- CSV and Excel: a cell starting with ``= + - @``, tab or carriage return would be run as a
+  formula by spreadsheet software (CSV/formula injection): it is prefixed with a single quote.
+- File names: owner names are slugified (no path separators, no ``..``, no Windows reserved
+  names, never empty) and de-duplicated, so no owner name can write outside the folder.
+
+Rendering is deterministic: the same frame gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
+}
+UNASSIGNED = "Unassigned"
+
+#: Columns of at_risk.csv / at_risk.parquet, in order (reason columns are appended per k).
+LIST_COLUMNS = [
+    "rank",
+    "customer_id",
+    "name",
+    "account_owner",
+    "segment",
+    "plan",
+    "arr",
+    "churn_probability",
+    "risk_tier",
+    "revenue_at_risk",
+    "days_to_renewal",
+]
+CHANGE_COLUMNS = ["change", "previous_rank", "previous_probability", "probability_change"]
+
+
+def reason_list_columns(k: int) -> list[str]:
+    cols: list[str] = []
+    for i in range(1, k + 1):
+        cols += [f"reason_{i}", f"reason_{i}_direction", f"reason_{i}_family", f"reason_{i}_effect"]
+    return cols + ["main_driver", "recommended_play"]
+
+
+# --------------------------------------------------------------------------- text safety
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Prefix a string that a spreadsheet would run as a formula with a single quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell neutralised (numbers stay numbers, negative ones included)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise_formula).astype(object)
+    return out
+
+
+def slugify(name: Any) -> str:
+    """A safe file-name stem for an owner name: ASCII letters, digits, ``-`` and ``_`` only.
+
+    Separators, ``..``, control characters and anything else collapse to ``-``; Windows
+    reserved device names (CON, NUL, COM1, ...) get a ``_`` suffix; empty becomes "unassigned".
+    """
+    text = "" if name is None or (isinstance(name, float) and math.isnan(name)) else str(name)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^A-Za-z0-9_]+", "-", text).strip("-_").lower()[:80].strip("-_")
+    if not text:
+        text = "unassigned"
+    if text.upper() in WINDOWS_RESERVED:
+        text += "_"
+    return text
+
+
+def owner_file_names(owners: Iterable[Any]) -> dict[str, str]:
+    """Owner label -> unique ``<slug>.xlsx`` (case-insensitively unique, in sorted owner order)."""
+    labels = sorted({owner_label(o) for o in owners})
+    used: set[str] = set()
+    out: dict[str, str] = {}
+    for label in labels:
+        stem = slugify(label)
+        candidate, n = stem, 2
+        while candidate.lower() in used:
+            candidate, n = f"{stem}-{n}", n + 1
+        used.add(candidate.lower())
+        out[label] = f"{candidate}.xlsx"
+    return out
+
+
+def owner_label(owner: Any) -> str:
+    """The owner's display name; missing or blank owners are grouped as "Unassigned"."""
+    if owner is None or (isinstance(owner, float) and math.isnan(owner)) or owner is pd.NA:
+        return UNASSIGNED
+    text = str(owner).strip()
+    return text or UNASSIGNED
+
+
+# --------------------------------------------------------------------------- cell text
+
+
+def _fmt_points(x: Any) -> str:
+    if x is None or pd.isna(x) or abs(x) < 0.005:
+        return ""
+    return f"{100 * x:+.0f} pts"
+
+
+def _text(x: Any) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA else str(x)
+
+
+def reasons_of(row: Mapping[str, Any], k: int) -> list[dict[str, str]]:
+    """The row's reasons as display dicts (text, family, effect), skipping empty slots."""
+    out = []
+    for i in range(1, k + 1):
+        text = _text(row.get(f"reason_{i}"))
+        if text:
+            out.append(
+                {
+                    "text": text,
+                    "family": _text(row.get(f"reason_{i}_family")),
+                    "effect": _fmt_points(row.get(f"reason_{i}_effect")),
+                }
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def list_frame(at_risk: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The list's columns in their documented order (those present)."""
+    cols = LIST_COLUMNS + reason_list_columns(k) + CHANGE_COLUMNS
+    return at_risk[[c for c in cols if c in at_risk.columns]].reset_index(drop=True)
+
+
+def render_csv(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV with formula injection neutralised; floats rounded so reruns are identical."""
+    out = neutralise_frame(frame)
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(6)
+    return out.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def render_parquet(frame: pd.DataFrame) -> bytes:
+    """Parquet bytes (pyarrow, no index, no timestamps in the metadata: deterministic)."""
+    buf = io.BytesIO()
+    clean = frame.reset_index(drop=True)
+    for col in clean.columns:
+        if clean[col].dtype == object:
+            clean[col] = clean[col].astype("str").where(clean[col].notna(), None)
+    clean.to_parquet(buf, index=False, engine="pyarrow", compression="zstd")
+    return buf.getvalue()

@@ -1,0 +1,142 @@
+"""One week's data, and every file of its folder rendered from it.
+
+A week folder ``<root>/<as_of>/`` holds:
+
+- ``at_risk.csv`` / ``at_risk.parquet``: the list, in priority order;
+- ``scores.parquet``: every scored customer (score, tier, reasons), for analysts;
+- ``excluded.csv``: active customers not scored, each with the reason;
+- ``owners/<owner>.xlsx``: one workbook per account owner with their customers on the list;
+- ``report.html``: one self-contained page (inline CSS/JS, plot as base64 PNG);
+- ``manifest.json``: as_of, model, data hash, counts and each file's sha256.
+
+Rendering (:func:`build_week_files`) is pure: frames in, ``{relative path: bytes}`` out, with no
+timestamps inside any file (sorted JSON here; see ``excel`` and ``report`` for the others), so
+the same week rendered twice is byte-identical. Writing it is ``churn.outputs.store``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.outputs.excel import render_workbook
+from churn.outputs.report import drivers_png, headline, render_report
+from churn.outputs.tables import (
+    list_frame,
+    owner_file_names,
+    owner_label,
+    render_csv,
+    render_parquet,
+)
+
+
+@dataclass(frozen=True)
+class WeekData:
+    """Everything that goes into one week's folder (the output of scoring)."""
+
+    as_of: pd.Timestamp
+    horizon_days: int
+    at_risk: pd.DataFrame
+    scores: pd.DataFrame
+    excluded: pd.DataFrame
+    active: int
+    drivers: pd.Series
+    families: Mapping[str, str]
+    model: Mapping[str, Any]
+    data_hash: str
+    reasons_per_customer: int = 3
+    priority: str = "revenue_at_risk"
+    currency_format: str = "#,##0"
+    previous_as_of: str | None = None
+    dropped: pd.DataFrame = field(default_factory=pd.DataFrame)
+    drivers_n: int = 0
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def build_week_files(week: WeekData) -> dict[str, bytes]:
+    """Render every file of the week folder: ``{relative path: bytes}``, manifest last.
+
+    Pure and deterministic: the same inputs give byte-identical files.
+    """
+    k = week.reasons_per_customer
+    listed = list_frame(week.at_risk, k)
+    files: dict[str, bytes] = {}
+    files["at_risk.csv"] = render_csv(listed)
+    files["at_risk.parquet"] = render_parquet(listed.assign(as_of=week.as_of))
+    files["scores.parquet"] = render_parquet(week.scores)
+    excluded = week.excluded.reindex(columns=["customer_id", "name", "account_owner", "reason"])
+    files["excluded.csv"] = render_csv(excluded)
+
+    names = owner_file_names(week.at_risk["account_owner"] if len(week.at_risk) else [])
+    labels = (
+        week.at_risk["account_owner"].map(owner_label)
+        if len(week.at_risk)
+        else pd.Series(dtype=object)
+    )
+    for label, file_name in names.items():
+        rows = week.at_risk[labels == label]
+        files[f"owners/{file_name}"] = render_workbook(
+            rows, label, week.as_of, k, week.currency_format
+        )
+
+    png = drivers_png(week.drivers, week.families) if len(week.drivers) and week.drivers_n else None
+    files["report.html"] = render_report(week, png)
+    files["manifest.json"] = render_manifest(week, files, names)
+    return files
+
+
+def render_manifest(
+    week: WeekData, files: Mapping[str, bytes], owner_files: Mapping[str, str]
+) -> bytes:
+    """manifest.json: what the week is, where it came from, counts, and each file's sha256."""
+    from churn.scoring import excluded_counts
+
+    h = headline(week)
+    manifest = {
+        "as_of": week.as_of.date().isoformat(),
+        "horizon_days": int(week.horizon_days),
+        "model": {key: _jsonable(v) for key, v in week.model.items()},
+        "data_hash": week.data_hash,
+        "previous_as_of": week.previous_as_of,
+        "priority": week.priority,
+        "counts": {
+            "active": int(week.active),
+            "scored": len(week.scores),
+            "listed": len(week.at_risk),
+            "excluded": len(week.excluded),
+            "excluded_by_reason": excluded_counts(week.excluded) if len(week.excluded) else {},
+            "new": h["new"],
+            "up": h["up"],
+            "down": h["down"],
+            "dropped_off": h["dropped_off"],
+        },
+        "headline": {
+            "arr_listed": round(h["arr_listed"], 2),
+            "revenue_at_risk_listed": round(h["revenue_at_risk"], 2),
+            "revenue_at_risk_all": round(h["revenue_at_risk_all"], 2),
+        },
+        "owners": dict(sorted(owner_files.items())),
+        "settings": {key: _jsonable(v) for key, v in week.settings.items()},
+        "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())},
+    }
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
