@@ -40,12 +40,11 @@ def main() -> int:
     churn = str(Path(sys.executable).with_name("churn"))
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
-        subprocess.run(
-            [churn, "train", "--data", args.data, "--config", "configs/model.yaml"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        train = [churn, "train", "--data", args.data, "--config", "configs/model.yaml"]
+        oracle = Path(args.data) / "ground_truth"
+        if oracle.is_dir():  # the simulator's truth: the oracle column and the leak gate
+            train += ["--oracle", str(oracle)]
+        subprocess.run(train, env=env, check=True, capture_output=True)
         week_root = Path(tmp) / "at_risk"
         subprocess.run(
             [

@@ -33,6 +33,7 @@ _API: dict[str, str] = {
     "oracle_probability": "churn.simulate",
     # spine, labels, features, frames
     "snapshot_dates": "churn.spine",
+    "latest_complete_week": "churn.spine",
     "build_spine": "churn.spine",
     "churn_dates": "churn.labels",
     "attach_labels": "churn.labels",
@@ -44,6 +45,8 @@ _API: dict[str, str] = {
     "FAMILIES": "churn.features",
     "build_training_frame": "churn.dataset",
     "build_scoring_frame": "churn.dataset",
+    "first_snapshot": "churn.dataset",
+    "scoring_spine": "churn.dataset",
     # model
     "ChurnModel": "churn.modeling",
     "train_model": "churn.modeling",
@@ -55,10 +58,11 @@ _API: dict[str, str] = {
     "top_reasons": "churn.explain",
     "global_drivers": "churn.explain",
     # the registered champion (MLflow: part of the shell)
-    "load_champion": "churn.pipelines.tracking",
-    "champion_version": "churn.pipelines.tracking",
+    "load_champion": "churn.pipelines.registry",
+    "champion_version": "churn.pipelines.registry",
     "default_tracking_uri": "churn.pipelines.tracking",
-    "NoChampionError": "churn.pipelines.tracking",
+    "NoChampionError": "churn.pipelines.registry",
+    "tables_fingerprint": "churn.pipelines.lineage",
 }
 
 __all__ = sorted(_API)

@@ -53,6 +53,37 @@ def contract() -> None:
     typer.echo(contract_markdown())
 
 
+@app.command("config-schema")
+def config_schema(
+    which: Annotated[
+        str, typer.Argument(help="settings (the --config file) or dataset (a dataset YAML).")
+    ] = "settings",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the schema to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the settings file or of a dataset YAML, for editors.
+
+    With VS Code's YAML extension, a first line ``# yaml-language-server: $schema=<file>`` in
+    the YAML completes its keys and flags a misspelt key or a wrong value as you type.
+    """
+    import json
+
+    if which == "settings":
+        from churn.settings import settings_schema as schema
+    elif which == "dataset":
+        from churn.data import dataset_schema as schema
+    else:
+        raise ChurnError(f"config-schema takes settings or dataset, got {which!r}")
+    text = json.dumps(schema(), indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"Wrote the {which} schema to {out}")
+
+
 @app.command()
 def simulate(
     customers: Annotated[
@@ -77,7 +108,7 @@ def simulate(
     """
     from rich.progress import Progress
 
-    import churn.simulate.core as simulation
+    import churn.simulate as simulation
 
     if fmt not in simulation.FORMATS:  # fail before minutes of simulation, not after
         raise ChurnError(f"--format must be one of {', '.join(simulation.FORMATS)}, got {fmt!r}")
@@ -104,7 +135,7 @@ def validate(data: DataOpt) -> None:
     checked and summarised by ``churn.static``.
     """
     from churn.data import load_dataset, summarize
-    from churn.pipelines.train import describe_static, is_static_dataset
+    from churn.pipelines.train_static import describe_static, is_static_dataset
 
     # A DataValidationError lists every problem; main() prints it and exits with 2.
     if is_static_dataset(data):
@@ -140,6 +171,14 @@ def train(
     cv_folds: Annotated[
         int, typer.Option("--cv-folds", min=2, help="Static tables: folds of the k-fold CV.")
     ] = 5,
+    oracle: Annotated[
+        Path | None,
+        typer.Option(
+            "--oracle",
+            help="The simulator's truth folder (e.g. data/raw/demo/ground_truth): adds the "
+            "oracle, the true churn probabilities, beside the model. Default: no oracle.",
+        ),
+    ] = None,
 ) -> None:
     """Train out of time, compare with baselines, log to MLflow, register; promote if no worse.
 
@@ -148,14 +187,9 @@ def train(
     """
     from rich.console import Console
 
-    from churn.pipelines.train import (
-        STATIC_EXPERIMENT,
-        is_static_dataset,
-        run_train,
-        run_train_static,
-        static_summary_lines,
-        summary_renderables,
-    )
+    from churn.pipelines.summary import static_summary_lines, summary_renderables
+    from churn.pipelines.train import run_train
+    from churn.pipelines.train_static import STATIC_EXPERIMENT, is_static_dataset, run_train_static
     from churn.settings import load_settings
 
     if is_static_dataset(data):
@@ -173,6 +207,7 @@ def train(
     report = run_train(
         data,
         config,
+        oracle=oracle,
         force=force,
         experiment=experiment or "churn",
         run_backtest=backtest,
@@ -200,7 +235,7 @@ def tune(
     """Tune LightGBM with Optuna on the validation window (never the test window)."""
     import yaml
 
-    from churn.pipelines.train import run_tune
+    from churn.pipelines.tune import run_tune
 
     best, table, run_id = run_tune(data, config, trials=trials, timeout_s=timeout)
     typer.echo(
@@ -291,6 +326,67 @@ def features(
     typer.echo(
         f"{len(frame):,} rows x {frame.shape[1] - 2} features for {len(dates)} date(s) -> {out}"
     )
+
+
+@app.command()
+def catalogue(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Dataset folder or YAML: list the exact columns `churn features` builds for it "
+            "(templates expanded). Without it, the registry's entries and name templates.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Output: table (default), csv or markdown.")
+    ] = "table",
+) -> None:
+    """Print the feature registry: name, family, behaviour or context, window, description.
+
+    A behaviour may be a reason a customer is at risk; context (region, segment, plan, ARR,
+    tenure, seats licensed) is shown beside a customer, never as a reason.
+    """
+    formats = ("table", "csv", "markdown")
+    if fmt not in formats:  # fail before loading a dataset, not after
+        raise ChurnError(f"--format must be one of {', '.join(formats)}, got {fmt!r}")
+    from churn.features import FeatureSpec, registry_frame
+
+    spec = None
+    if data is not None:
+        from churn.data import load_dataset
+
+        spec = FeatureSpec.from_tables(load_dataset(data))
+    frame = registry_frame(spec).astype("string").fillna("")
+    if fmt == "csv":
+        typer.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "markdown":
+        cells = [list(frame.columns), *frame.to_numpy().tolist()]
+        lines = ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in cells]
+        lines.insert(1, "|" + "---|" * frame.shape[1])
+        typer.echo("\n".join(lines))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        # The screen shows what a reader scans for; csv and markdown carry every column.
+        shown = ["name", "family", "kind", "window", "description"]
+        what = "features" if spec is not None else "registry entries"
+        console = Console()
+        if console.width < 110:
+            # A narrow screen: one entry per paragraph, so no column chops a name or a sentence.
+            console.print(f"[bold]{len(frame)} {what}[/bold]\n")
+            for row in frame[shown].itertuples(index=False):
+                facts = " · ".join(str(v) for v in (row.family, row.kind, row.window) if v)
+                console.print(f"[bold]{row.name}[/bold]  [cyan]{facts}[/cyan]")
+                console.print(f"    {row.description}", highlight=False)
+            return
+        table = Table(title=f"{len(frame)} {what}")
+        for col in shown:
+            table.add_column(col, no_wrap=col != "description")
+        for row in frame[shown].itertuples(index=False):
+            table.add_row(*row)
+        console.print(table)
 
 
 def main() -> None:

@@ -20,6 +20,40 @@ from churn.spine import build_spine, snapshot_dates
 log = logging.getLogger(__name__)
 
 
+def first_snapshot(tables: Tables, snapshots: SnapshotSettings) -> pd.Timestamp:
+    """First snapshot date worth training on: ``warmup_days`` after the history begins.
+
+    The history begins at the first interaction, NPS or usage record (but not before the first
+    signup). Customers may have signed up years before the extract's first event; snapshots
+    before the event history starts see no events at all, and their labels can only be
+    "stayed" (nobody in the extract left before it starts), so they would teach the model that
+    silence means safety. Without any events, the first signup starts the history.
+
+    Parameters
+    ----------
+    tables
+        The dataset.
+    snapshots
+        ``warmup_days`` is used.
+
+    Returns
+    -------
+    pandas.Timestamp
+        A midnight when events exist; first signup + warm-up otherwise.
+    """
+    warmup = pd.Timedelta(days=snapshots.warmup_days)
+    signup = pd.to_datetime(tables.customers["signup_date"]).min()
+    firsts = []
+    for name, col in (("interactions", "timestamp"), ("nps", "timestamp"), ("usage", "date")):
+        table = tables.table(name)
+        if col in table.columns and table[col].notna().any():
+            firsts.append(pd.Timestamp(table[col].min()))
+    if not firsts:
+        return signup + warmup
+    first = max(min(firsts), signup) if pd.notna(signup) else min(firsts)
+    return (first + warmup).normalize()
+
+
 def _training_dates(
     tables: Tables, snapshots: SnapshotSettings, start: object | None, end: object | None
 ) -> pd.DatetimeIndex:
@@ -27,8 +61,7 @@ def _training_dates(
         raise ChurnError("table 'customers' is empty; there is no one to build snapshots for")
     extraction = pd.Timestamp(tables.extraction_date)
     if start is None:
-        first = pd.to_datetime(tables.customers["signup_date"]).min()
-        start = first + pd.Timedelta(days=snapshots.warmup_days)
+        start = first_snapshot(tables, snapshots)
     hi = extraction if end is None else min(pd.Timestamp(end), extraction)
     dates = snapshot_dates(start, hi, snapshots.cadence)
     if len(dates) == 0:
@@ -56,8 +89,8 @@ def build_training_frame(
     snapshots
         Cadence, horizon, lead and warm-up.
     start, end
-        First / last snapshot instant; defaults: first signup + warmup_days, and the
-        extraction date (never later).
+        First / last snapshot instant; defaults: :func:`first_snapshot` (warm-up days after the
+        event history begins), and the extraction date (never later).
     progress
         Show a progress bar while features are built.
     spec
@@ -76,11 +109,34 @@ def build_training_frame(
     return pd.concat([labelled, feats.drop(columns=["customer_id", "as_of"])], axis=1)
 
 
+def scoring_spine(tables: Tables, as_of: object) -> pd.DataFrame:
+    """Every customer active at ``as_of``: the spine of one scoring date.
+
+    The same definition of "active" as training: churn dates from ``churn_dates``, so
+    inactivity-defined churn and censoring apply here too.
+
+    Raises
+    ------
+    ChurnError
+        When ``as_of`` is after the extraction date (the gap would look like silence from
+        every customer).
+    """
+    ts = pd.Timestamp(as_of)
+    if ts > pd.Timestamp(tables.extraction_date):
+        raise ChurnError(
+            f"as_of {ts} is after the data's extraction date {tables.extraction_date}; "
+            "score a date not after the extraction or load fresher data"
+        )
+    return build_spine(tables.customers, [ts], churn_date=churn_dates(tables))
+
+
 def build_scoring_frame(
     tables: Tables,
     as_of: object,
     spec: FeatureSpec | None = None,
     progress: bool = False,
+    *,
+    spine: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features of every current customer at one instant: the scoring twin of training.
 
@@ -89,23 +145,20 @@ def build_scoring_frame(
     tables
         The dataset.
     as_of
-        The scoring instant; must not be after the extraction date (the gap would look like
-        silence from every customer).
+        The scoring instant; must not be after the extraction date.
     spec
         The trained model's feature spec (so columns match); ``None`` derives it.
     progress
         Show a progress bar.
+    spine
+        ``scoring_spine(tables, as_of)`` when the caller has built it already (weekly scoring
+        needs the active customers too); ``None`` builds it here.
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id``, ``as_of`` and the features, one row per customer active at ``as_of``.
     """
-    ts = pd.Timestamp(as_of)
-    if ts > pd.Timestamp(tables.extraction_date):
-        raise ChurnError(
-            f"as_of {ts} is after the data's extraction date {tables.extraction_date}; "
-            "score a date not after the extraction or load fresher data"
-        )
-    spine = build_spine(tables.customers, [ts], churn_date=churn_dates(tables))
+    if spine is None:
+        spine = scoring_spine(tables, as_of)
     return build_features(spine, tables, spec=spec, progress=progress)

@@ -12,7 +12,7 @@ embedded). The stored notebooks are never modified.
 Parameters reach the kernel as environment variables, which each notebook reads with a default:
 
 - ``CHURN_DATA``: the dataset folder (default ``data/raw/demo``);
-- ``MLFLOW_TRACKING_URI``: where the champion lives (default ``churn.tracking.default_tracking_uri()``);
+- ``MLFLOW_TRACKING_URI``: where the champion lives (default ``churn.pipelines.tracking.default_tracking_uri()``);
 - ``CHURN_CONFIG``: a settings YAML (default ``configs/model.yaml`` when it exists).
 
 Part of the shell: it reads and writes files and may train a model.
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from churn._progress import progress_bar
 from churn.errors import ChurnError
 
 log = logging.getLogger(__name__)
@@ -184,19 +185,23 @@ def ensure_champion(data: Path, tracking_uri: str, config: Path | None, *, train
     ``make notebooks`` on a fresh clone has data but no model yet: training here is what
     ``make train`` would do, so the model notebooks have something to show.
     """
-    from churn.pipelines import tracking
+    from churn.pipelines import registry
 
-    if tracking.champion_version(tracking_uri) is not None:
+    if registry.champion_version(tracking_uri) is not None:
         return
     if not train:
         raise ChurnError(
             f"no champion model in {tracking_uri}: run `make train` first (the model notebooks "
             "read it), or drop --no-train to let the runner train one"
         )
+    from churn.pipelines.inputs import dataset_root
     from churn.pipelines.train import run_train
 
     log.info("no champion model in %s: training one first (as `make train` does)", tracking_uri)
-    report = run_train(data, config, tracking_uri=tracking_uri, progress=False)
+    # The notebooks train on the demo: its simulator truth gives the oracle, as `make train`.
+    truth = dataset_root(data) / "ground_truth"
+    oracle = truth if truth.is_dir() else None
+    report = run_train(data, config, oracle=oracle, tracking_uri=tracking_uri, progress=False)
     log.info("trained run %s: %s", report.run_id, report.gate_outcome)
 
 
@@ -227,7 +232,7 @@ def run_notebooks(
     names
         Which notebooks, in order.
     tracking_uri
-        MLflow store with the champion; default ``churn.tracking.default_tracking_uri()``.
+        MLflow store with the champion; default ``churn.pipelines.tracking.default_tracking_uri()``.
     config
         Settings YAML; default ``configs/model.yaml`` when it exists.
     cwd
@@ -267,52 +272,34 @@ def run_notebooks(
     if any(p.name in NEEDS_MODEL for p in paths):
         ensure_champion(data, uri, config, train=train_if_missing)
     env = kernel_env(data, uri, config, extra_env)
-
     runs: list[NotebookRun] = []
-    with _bar(len(paths), progress) as advance:
+    with progress_bar("notebooks", len(paths), progress) as bar:
         for path in paths:
-            log.info("executing %s", path.name)
-            started = time.perf_counter()
-            try:
-                nb = execute_notebook(path, cwd=root, env=env, timeout=timeout)
-            except NotebookError as exc:
-                if html_dir is not None and getattr(exc, "notebook", None) is not None:
-                    out = Path(html_dir) / (path.stem + ".html")
-                    write_atomically(out, to_html(exc.notebook))
-                    log.error("wrote the failed notebook with its traceback to %s", out)
-                raise
-            seconds = round(time.perf_counter() - started, 1)
-            html = None
-            if html_dir is not None:
-                html = write_atomically(Path(html_dir) / (path.stem + ".html"), to_html(nb))
-            runs.append(NotebookRun(path.name, seconds, len(nb.cells), html))
-            log.info("%s: %d cells in %.0f s", path.name, len(nb.cells), seconds)
-            advance()
+            runs.append(_run_one(path, root, env, html_dir, timeout))
+            bar.advance()
     return runs
 
 
-class _bar:
-    """A rich progress bar over notebooks (nothing drawn when disabled)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
-        self._progress: Any = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self._progress = Progress(
-            TextColumn("notebooks"), BarColumn(), MofNCompleteColumn(), transient=True
-        )
-        self._progress.__enter__()
-        task = self._progress.add_task("notebooks", total=self.total)
-        return lambda: self._progress.advance(task)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
+def _run_one(
+    path: Path, root: Path, env: Mapping[str, str], html_dir: Path | None, timeout: int
+) -> NotebookRun:
+    """Execute one notebook and write its HTML (a failed one too, with its traceback)."""
+    log.info("executing %s", path.name)
+    started = time.perf_counter()
+    try:
+        nb = execute_notebook(path, cwd=root, env=env, timeout=timeout)
+    except NotebookError as exc:
+        if html_dir is not None and getattr(exc, "notebook", None) is not None:
+            out = Path(html_dir) / (path.stem + ".html")
+            write_atomically(out, to_html(exc.notebook))
+            log.error("wrote the failed notebook with its traceback to %s", out)
+        raise
+    seconds = round(time.perf_counter() - started, 1)
+    html = None
+    if html_dir is not None:
+        html = write_atomically(Path(html_dir) / (path.stem + ".html"), to_html(nb))
+    log.info("%s: %d cells in %.0f s", path.name, len(nb.cells), seconds)
+    return NotebookRun(path.name, seconds, len(nb.cells), html)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,6 +54,15 @@ def snapshot_dates(start: object, end: object, cadence: str = "W-MON") -> pd.Dat
     return dates.astype("datetime64[ns]")
 
 
+def latest_complete_week(extraction_date: pd.Timestamp, cadence: str = "W-MON") -> pd.Timestamp:
+    """The last snapshot date (midnight on the cadence, Mondays by default) not after extraction.
+
+    Features at that as_of see only records strictly before it, all of which are in the data.
+    """
+    end = pd.Timestamp(extraction_date).normalize()
+    return pd.Timestamp(pd.date_range(end=end, periods=1, freq=cadence)[0]).as_unit("ns")
+
+
 def customers_index(customers: pd.DataFrame) -> pd.Index:
     ids = customers["customer_id"].astype("str")
     dup = ids[ids.duplicated()]

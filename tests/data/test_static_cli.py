@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from churn.cli import app
-from churn.pipelines.train import is_static_dataset
+from churn.pipelines.train_static import is_static_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"

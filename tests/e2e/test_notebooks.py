@@ -117,7 +117,7 @@ def trained(tmp_path_factory):
     config = root / "model.yaml"
     config.write_text(CHEAP_CONFIG, encoding="utf-8")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    report = run_train(data, config, tracking_uri=uri, progress=False)
+    report = run_train(data, config, oracle=data / "ground_truth", tracking_uri=uri, progress=False)
     assert report.promoted
     return data, config, uri, root
 

@@ -82,7 +82,7 @@ def synthetic_frame(n_customers: int = 400, n_dates: int = 60, seed: int = 0) ->
 def fast_settings(**training) -> Settings:
     base = TrainingSettings(num_threads=1, num_boost_round=200, early_stopping_rounds=20)
     lgb = {**base.lightgbm, **FAST_LGB}
-    return Settings(training=replace(base, lightgbm=lgb, **training))
+    return Settings(training=base.model_copy(update={"lightgbm": lgb, **training}))
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +275,7 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
     from typer.testing import CliRunner
 
     from churn.cli import app
-    from churn.pipelines import tracking
+    from churn.pipelines import registry, tracking
     from churn.pipelines.train import run_train
     from churn.simulate import simulate, write_dataset
 
@@ -288,8 +288,9 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
     )
     uri = f"sqlite:///{tmp_path}/models/mlflow.db"
 
-    first = run_train(data, config, force=True, tracking_uri=uri, progress=False)
-    champion = tracking.load_champion(uri)
+    truth = data / "ground_truth"
+    first = run_train(data, config, oracle=truth, force=True, tracking_uri=uri, progress=False)
+    champion = registry.load_champion(uri)
     assert champion.metadata["model_version"] == first.model_version
     assert first.promoted
     for key in (
@@ -304,13 +305,18 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
         assert key in first.metrics, key
 
     # Same data, same seed: the challenger ties the champion re-scored on the same test rows.
+    # Without --oracle there is no oracle column, even though the folder holds ground_truth/.
     second = run_train(data, config, tracking_uri=uri, progress=False, run_backtest=False)
     assert second.metrics["champion_test_roc_auc"] == pytest.approx(second.metrics["test_roc_auc"])
     assert second.champion_version_before == first.model_version
+    assert not [k for k in second.metrics if "oracle" in k]
+    assert "oracle" not in second.comparison.columns and "oracle" in first.comparison.columns
 
     client = mlflow.MlflowClient(tracking_uri=uri)
     run = client.get_run(second.run_id)
     assert run.data.tags["gate_outcome"] == second.gate_outcome
+    assert run.data.tags["has_oracle"] == "False"
+    assert client.get_run(first.run_id).data.tags["has_oracle"] == "True"
     assert run.data.params["data_hash"] == client.get_run(first.run_id).data.params["data_hash"]
     with tracking.using_tracking_uri(uri):
         logged = {a.path for a in client.list_artifacts(first.run_id, "plots")}
@@ -323,11 +329,15 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
     runner = CliRunner()
     missing = runner.invoke(app, ["train", "--data", str(tmp_path / "nope")])
     assert missing.exit_code != 0
+    assert "--oracle" in runner.invoke(app, ["train", "--help"]).output
+    # A wrong --oracle fails at once, before minutes of training, naming the folder.
+    with pytest.raises(ChurnError, match="--oracle"):
+        run_train(data, config, oracle=tmp_path / "no", tracking_uri=uri, progress=False)
 
 
 def test_training_starts_a_warmup_after_the_event_history_not_the_first_signup():
     from churn.contract import Tables, empty_table
-    from churn.pipelines.train import history_start
+    from churn.dataset import first_snapshot
 
     customers = pd.DataFrame(
         {"customer_id": ["old", "new"], "signup_date": pd.to_datetime(["2016-03-01", "2024-05-01"])}
@@ -345,6 +355,7 @@ def test_training_starts_a_warmup_after_the_event_history_not_the_first_signup()
     )
     settings = Settings(snapshots=SnapshotSettings(warmup_days=30))
     # Snapshots from 2016 would see no events and could only be labelled "stayed".
-    assert history_start(tables, settings) == pd.Timestamp("2024-01-31")
+    assert first_snapshot(tables, settings.snapshots) == pd.Timestamp("2024-01-31")
+    # Without any events, the first signup starts the history.
     empty = replace(tables, usage=empty_table("usage"))
-    assert history_start(empty, settings) is None
+    assert first_snapshot(empty, settings.snapshots) == pd.Timestamp("2016-03-31")

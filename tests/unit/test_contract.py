@@ -39,3 +39,12 @@ def test_a_table_without_customer_id_is_refused():
 def test_unknown_period_or_churn_definition_is_refused(key, value):
     with pytest.raises(ValueError, match=value):
         _tables(**{key: value})
+
+
+def test_the_tiny_dataset_factory_goes_through_validation(tiny_tables):
+    from churn.data import DataValidationError
+
+    tables = tiny_tables(nps=[{"customer_id": "c1", "timestamp": "2024-03-01", "score": 9}])
+    assert tables.nps["score"].tolist() == [9.0]
+    with pytest.raises(DataValidationError, match="nps"):
+        tiny_tables(nps=[{"customer_id": "c1", "timestamp": "2024-03-01", "score": 11}])

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,8 @@ import pytest
 
 from churn.contract import Tables, empty_table
 from churn.modeling import gate, promotion
-from churn.pipelines import tracking
-from churn.pipelines.tracking import NoChampionError
+from churn.pipelines import lineage, registry, tracking
+from churn.pipelines.registry import NoChampionError
 
 # --- gate ---------------------------------------------------------------------------------
 
@@ -66,7 +65,7 @@ def test_environment_overrides_the_tracking_uri(monkeypatch):
 def test_no_champion_says_to_train_first_and_creates_nothing(tmp_path):
     uri = f"sqlite:///{tmp_path}/models/mlflow.db"
     with pytest.raises(NoChampionError, match="run make train first"):
-        tracking.load_champion(uri)
+        registry.load_champion(uri)
     assert not (tmp_path / "models" / "mlflow.db").exists()
 
 
@@ -99,11 +98,11 @@ def _tables(score: float = 9.0) -> Tables:
 
 
 def test_fingerprint_is_stable_for_the_same_data():
-    assert tracking.tables_fingerprint(_tables()) == tracking.tables_fingerprint(_tables())
+    assert lineage.tables_fingerprint(_tables()) == lineage.tables_fingerprint(_tables())
 
 
 def test_fingerprint_changes_when_one_value_changes():
-    assert tracking.tables_fingerprint(_tables(9.0)) != tracking.tables_fingerprint(_tables(3.0))
+    assert lineage.tables_fingerprint(_tables(9.0)) != lineage.tables_fingerprint(_tables(3.0))
 
 
 def test_json_safe_turns_timestamps_and_numpy_into_plain_values():
@@ -192,7 +191,9 @@ def _small_model():
         )
     frame = pd.concat(parts, ignore_index=True)
     tr = TrainingSettings(num_threads=1, num_boost_round=50)
-    settings = Settings(training=replace(tr, lightgbm={**tr.lightgbm, "min_child_samples": 20}))
+    settings = Settings(
+        training=tr.model_copy(update={"lightgbm": {**tr.lightgbm, "min_child_samples": 20}})
+    )
     return train_model(frame, settings), frame
 
 
@@ -204,13 +205,13 @@ def test_model_logged_to_a_real_server_loads_back_as_champion(mlflow_server):
     with tracking.using_tracking_uri(mlflow_server):
         exp = tracking.get_or_create_experiment("churn-test", mlflow_server)
         with mlflow.start_run(experiment_id=exp) as run:
-            info = tracking.log_churn_model(result.model, frame)
+            info = registry.log_churn_model(result.model, frame)
     assert info.registered_model_version is not None
     with pytest.raises(NoChampionError):
-        tracking.load_champion(mlflow_server)
+        registry.load_champion(mlflow_server)
 
-    tracking.promote(info.registered_model_version, mlflow_server)
-    champion = tracking.load_champion(mlflow_server)
+    registry.promote(info.registered_model_version, mlflow_server)
+    champion = registry.load_champion(mlflow_server)
 
     rows = frame.head(25)
     np.testing.assert_allclose(champion.predict_proba(rows), result.model.predict_proba(rows))

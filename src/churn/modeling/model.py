@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -19,6 +19,9 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from churn.errors import ChurnError
+
+if TYPE_CHECKING:
+    from churn.features import FeatureSpec
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +151,17 @@ class ChurnModel:
     feature_names: list[str]
     horizon_days: int
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_spec(self) -> FeatureSpec | None:
+        """The feature spec the model was trained on (its data-dependent columns), or ``None``.
+
+        Weekly scoring builds exactly these columns from next week's data with it.
+        """
+        from churn.features import FeatureSpec
+
+        raw = self.metadata.get("feature_spec")
+        return FeatureSpec.from_dict(raw) if raw else None
 
     @property
     def categorical_features(self) -> dict[str, list[Any]]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
+
+from churn.modeling.compare import MODEL, ORACLE, Comparison
+
+log = logging.getLogger(__name__)
 
 
 def gate(challenger_metric: float, champion_metric: float | None, tolerance: float = 0.0) -> bool:
@@ -80,4 +85,36 @@ def decide_promotion(
         )
     return force, verdict + (
         f"test ROC AUC {challenger_metric:.4f} < champion {champion_metric:.4f} - {tolerance}"
+    )
+
+
+def judge(
+    comparison: Comparison,
+    champion_metric: float | None,
+    *,
+    has_champion: bool,
+    incomparable: str = "",
+    force: bool = False,
+    tolerance: float = 0.0,
+) -> tuple[bool, str]:
+    """:func:`decide_promotion` on a test-window comparison: the new model's ROC AUC against
+    the champion's on the same rows, and its ratio to the oracle's (warned about when the model
+    beats the truth)."""
+    auc = comparison.results[MODEL]["roc_auc"]
+    ratio = comparison.oracle_ratio
+    if ratio is not None and ratio > ORACLE_LEAK_RATIO:
+        log.warning(
+            "the model ranks better than the true probabilities (ROC AUC %.3f vs oracle %.3f): "
+            "a feature leaks the future; see features/importance.csv in the run",
+            auc,
+            comparison.results[ORACLE]["roc_auc"],
+        )
+    return decide_promotion(
+        auc,
+        champion_metric,
+        has_champion=has_champion,
+        incomparable=incomparable,
+        force=force,
+        tolerance=tolerance,
+        oracle_ratio=ratio,
     )

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
@@ -329,6 +329,17 @@ def train_model(
     return TrainResult(model, split, features, best, used, counts)
 
 
+def feature_importance(booster: lgb.Booster, features: list[str]) -> pd.DataFrame:
+    """``feature``, ``gain`` and ``splits`` of each feature, by descending gain."""
+    return pd.DataFrame(
+        {
+            "feature": features,
+            "gain": booster.feature_importance("gain"),
+            "splits": booster.feature_importance("split"),
+        }
+    ).sort_values("gain", ascending=False)
+
+
 def _json_scalar(v: Any) -> bool:
     return isinstance(v, str | int | float | bool) or v is None
 
@@ -337,15 +348,14 @@ def cheap_settings(settings: Settings) -> Settings:
     """Faster settings for the rolling backtest: a higher learning rate, fewer rounds."""
     tr = settings.training
     lgbm = {**tr.lightgbm, "learning_rate": max(float(tr.lightgbm.get("learning_rate", 0.05)), 0.1)}
-    return replace(
-        settings,
-        training=replace(
-            tr,
-            lightgbm=lgbm,
-            num_boost_round=min(tr.num_boost_round, 300),
-            early_stopping_rounds=min(tr.early_stopping_rounds, 30),
-        ),
+    training = tr.model_copy(
+        update={
+            "lightgbm": lgbm,
+            "num_boost_round": min(tr.num_boost_round, 300),
+            "early_stopping_rounds": min(tr.early_stopping_rounds, 30),
+        }
     )
+    return settings.model_copy(update={"training": training})
 
 
 def backtest(

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn._progress import progress_bar
 from churn.contract import Tables
 from churn.data import (
     DatasetConfig,
@@ -172,8 +173,62 @@ def prepare_static(
         more or fewer than two values or missing values, no feature columns left.
     """
     findings = findings if findings is not None else Findings()
-    t = "customers"
     frame = frame.rename(columns=str).reset_index(drop=True)
+    id_col, label_col, features = _configured_columns(frame, config, findings)
+    label = pd.Series(np.nan, index=frame.index)
+    if label_col is not None:
+        label = _label(frame, label_col, config.churn.positive, findings)
+    label_col = label_col or ""
+    if findings.problems:
+        raise DataValidationError(findings.problems, findings.warnings, config.name)
+
+    # Duplicates first, on the source values, before anything could split them (module doc).
+    used = [c for c in [id_col, *features, label_col] if c]
+    dup = frame.duplicated(subset=used) if config.static.drop_duplicates else pd.Series(False)
+    n_dup = int(dup.sum())
+    if n_dup:
+        findings.warn(
+            f"customers: dropped {rows(n_dup)} duplicating another row exactly, before any "
+            "train/test split (static.drop_duplicates)."
+        )
+        keep = ~dup.to_numpy()
+        frame, label = frame.loc[keep].reset_index(drop=True), label[keep].reset_index(drop=True)
+    ids = _customer_ids(frame, id_col, findings)
+    cols, categorical = _feature_values(frame, features, config.static.categorical, findings)
+    if findings.problems:
+        raise DataValidationError(findings.problems, findings.warnings, config.name)
+    X = pd.DataFrame(cols, index=frame.index)
+    y = label.to_numpy(dtype=float)
+    if len(np.unique(y)) < 2:
+        raise ChurnError(
+            f"table 'customers' column {label_col!r}: every row has the same churn flag after "
+            "cleaning; a model needs customers who left and customers who stayed"
+        )
+    log.info(
+        "%s: %d customers, %d features (%d categorical), churn rate %.1f%%",
+        config.name,
+        len(X),
+        X.shape[1],
+        len(categorical),
+        100 * y.mean(),
+    )
+    return StaticDataset(
+        name=config.name,
+        customer_id=ids.reset_index(drop=True),
+        features=X,
+        label=y,
+        categorical=tuple(categorical),
+        duplicates_dropped=n_dup,
+        warnings=tuple(findings.warnings),
+    )
+
+
+def _configured_columns(
+    frame: pd.DataFrame, config: DatasetConfig, findings: Findings
+) -> tuple[str | None, str | None, list[str]]:
+    """The id column, the label column (``None`` when absent) and the feature columns; every
+    configured column missing from the table is a finding."""
+    t = "customers"
     available = list(frame.columns)
     shown = ", ".join(repr(c) for c in available[:25])
     static, churn = config.static, config.churn
@@ -215,55 +270,54 @@ def prepare_static(
         features = [c for c in available if c not in excluded]
     if not features and not findings.problems:
         findings.add(t, None, "has no feature columns left", "List them in static.features.")
+    return id_col, (label_col if label_ok else None), features
 
-    label = pd.Series(np.nan, index=frame.index)
-    if label_ok:
-        label, why = _label_values(frame[label_col], churn.positive)
-        if why:
-            findings.add(t, label_col, f"(churn.label) {why}", "Point churn.label at the flag.")
-        else:
-            findings.add(
-                t,
-                label_col,
-                "have no churn flag",
-                "Fill in the flag or remove these rows.",
-                frame=frame,
-                mask=label.isna().to_numpy(),
-            )
-    if findings.problems:
-        raise DataValidationError(findings.problems, findings.warnings, config.name)
 
-    # Duplicates first, on the source values, before anything could split them (module doc).
-    used = [c for c in [id_col, *features, label_col] if c]
-    dup = frame.duplicated(subset=used) if static.drop_duplicates else pd.Series(False)
-    n_dup = int(dup.sum())
-    if n_dup:
-        findings.warn(
-            f"customers: dropped {rows(n_dup)} duplicating another row exactly, before any "
-            "train/test split (static.drop_duplicates)."
-        )
-        keep = ~dup.to_numpy()
-        frame, label = frame.loc[keep].reset_index(drop=True), label[keep].reset_index(drop=True)
-
-    if id_col:
-        ids = frame[id_col].astype("str").str.strip()
-        dupe_ids = ids.duplicated(keep=False)
+def _label(frame: pd.DataFrame, label_col: str, positive: Any, findings: Findings) -> pd.Series:
+    """The churn flag as 0/1 floats; a flag that cannot be read, or missing flags, are findings."""
+    label, why = _label_values(frame[label_col], positive)
+    if why:
         findings.add(
-            t,
-            id_col,
-            "share a customer id with another, different row",
-            "Keep one row per customer.",
-            frame=frame.assign(customer_id=ids),
-            mask=dupe_ids.to_numpy(),
+            "customers", label_col, f"(churn.label) {why}", "Point churn.label at the flag."
         )
     else:
-        ids = pd.Series([f"row {i + 1}" for i in frame.index], dtype="str")
+        findings.add(
+            "customers",
+            label_col,
+            "have no churn flag",
+            "Fill in the flag or remove these rows.",
+            frame=frame,
+            mask=label.isna().to_numpy(),
+        )
+    return label
 
+
+def _customer_ids(frame: pd.DataFrame, id_col: str | None, findings: Findings) -> pd.Series:
+    """The configured ids (a shared id is a finding), else ``row <n>`` counted from 1."""
+    if not id_col:
+        return pd.Series([f"row {i + 1}" for i in frame.index], dtype="str")
+    ids = frame[id_col].astype("str").str.strip()
+    dupe_ids = ids.duplicated(keep=False)
+    findings.add(
+        "customers",
+        id_col,
+        "share a customer id with another, different row",
+        "Keep one row per customer.",
+        frame=frame.assign(customer_id=ids),
+        mask=dupe_ids.to_numpy(),
+    )
+    return ids
+
+
+def _feature_values(
+    frame: pd.DataFrame, features: list[str], categorical_cols: Any, findings: Findings
+) -> tuple[dict[str, pd.Series], list[str]]:
+    """Each feature as float64 (mostly numbers) or a category, and the names of the categories."""
     cols: dict[str, pd.Series] = {}
     categorical: list[str] = []
     for c in features:
         s = frame[c]
-        if c in static.categorical:
+        if c in categorical_cols:
             cols[c] = _category(s)
             categorical.append(c)
             continue
@@ -287,32 +341,7 @@ def prepare_static(
                 )
             cols[c] = cat
             categorical.append(c)
-    if findings.problems:
-        raise DataValidationError(findings.problems, findings.warnings, config.name)
-    X = pd.DataFrame(cols, index=frame.index)
-    y = label.to_numpy(dtype=float)
-    if len(np.unique(y)) < 2:
-        raise ChurnError(
-            f"table 'customers' column {label_col!r}: every row has the same churn flag after "
-            "cleaning; a model needs customers who left and customers who stayed"
-        )
-    log.info(
-        "%s: %d customers, %d features (%d categorical), churn rate %.1f%%",
-        config.name,
-        len(X),
-        X.shape[1],
-        len(categorical),
-        100 * y.mean(),
-    )
-    return StaticDataset(
-        name=config.name,
-        customer_id=ids.reset_index(drop=True),
-        features=X,
-        label=y,
-        categorical=tuple(categorical),
-        duplicates_dropped=n_dup,
-        warnings=tuple(findings.warnings),
-    )
+    return cols, categorical
 
 
 def _category(s: pd.Series) -> pd.Series:
@@ -456,8 +485,7 @@ def cross_validate(
             "logistic_regression": np.nan,
         }
     )
-    bar = _Bar(progress, len(splits), f"{data.name}: cross-validation")
-    with bar:
+    with progress_bar(f"{data.name}: cross-validation", len(splits), progress) as bar:
         for i, (train_i, test_i) in enumerate(splits):
             repeat, fold = divmod(i, n_splits)
             Xtr, ytr, Xte, yte = X.iloc[train_i], y[train_i], X.iloc[test_i], y[test_i]
@@ -523,28 +551,6 @@ def fit_static(
     )
     cats = {c: list(data.features[c].cat.categories) for c in data.categorical}
     return StaticModel(booster=booster, features=list(data.features.columns), categories=cats)
-
-
-class _Bar:
-    def __init__(self, enabled: bool, total: int, description: str) -> None:
-        self.enabled, self.total, self.description = enabled, total, description
-
-    def __enter__(self) -> _Bar:
-        if self.enabled:
-            from rich.progress import Progress
-
-            self._p = Progress(transient=True)
-            self._p.__enter__()
-            self._task = self._p.add_task(self.description, total=self.total)
-        return self
-
-    def advance(self) -> None:
-        if self.enabled:
-            self._p.advance(self._task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._p.__exit__(*exc)
 
 
 # --- transaction logs ------------------------------------------------------------------------

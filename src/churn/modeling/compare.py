@@ -1,0 +1,237 @@
+"""The model beside its baselines, the oracle and the champion, on ONE out-of-time test window.
+
+Every scorer is evaluated on the same rows with the same metric functions, so the numbers in the
+comparison table can be read side by side:
+
+- ``lightgbm`` (calibrated) and ``lightgbm_uncalibrated``: the new model;
+- ``baseline_rule`` (the health-score rule) and ``baseline_logreg`` (logistic regression on the
+  training rows): what a model must beat to be worth having;
+- ``oracle``: the simulator's true churn probabilities, only when the caller passes them (the
+  ceiling no model can honestly pass);
+- ``champion``: the deployed model re-scored on these rows (metrics logged at the champion's own
+  training time came from another window and are not comparable).
+
+Pure: scores in, metrics out. Loading the champion and the truth is the shell's work.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.contract import Tables
+from churn.errors import ChurnError
+from churn.modeling.baselines import LogisticBaseline, health_score_proba
+from churn.modeling.evaluation import comparison_table, evaluate, roc_auc
+from churn.modeling.training import TrainResult
+from churn.settings import SnapshotSettings, TrainingSettings
+
+log = logging.getLogger(__name__)
+
+#: Scorer names in the comparison table, in display order.
+MODEL = "lightgbm"
+MODEL_RAW = "lightgbm_uncalibrated"
+RULE = "baseline_rule"
+LOGREG = "baseline_logreg"
+ORACLE = "oracle"
+CHAMPION = "champion"
+
+#: Metric-name prefix of each scorer in the run's metrics.
+METRIC_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("test", MODEL),
+    ("test_uncalibrated", MODEL_RAW),
+    ("baseline_rule", RULE),
+    ("baseline_logreg", LOGREG),
+    ("oracle", ORACLE),
+    ("champion_test", CHAMPION),
+)
+
+
+@dataclass
+class Comparison:
+    """Scores and metrics of every scorer on one test window.
+
+    Parameters
+    ----------
+    test
+        The labelled test rows.
+    y
+        Their labels.
+    scores
+        Probabilities per scorer (the oracle's are 0 where it is undefined).
+    results
+        Metrics per scorer (``churn.modeling.evaluate``), in display order.
+    oracle_ratio
+        Model / oracle ROC AUC on the rows where the oracle exists; ``None`` without an oracle.
+    """
+
+    test: pd.DataFrame
+    y: np.ndarray
+    arr: np.ndarray | None
+    capacity_k: int
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    results: dict[str, dict[str, float]] = field(default_factory=dict)
+    oracle_ratio: float | None = None
+
+    def score(self, name: str, p: np.ndarray) -> None:
+        """Add scorer ``name`` with probabilities ``p`` on the test rows, and its metrics."""
+        self.scores[name] = p
+        self.results[name] = evaluate(
+            self.y,
+            p,
+            arr=self.arr,
+            as_of=self.test["as_of"].to_numpy(),
+            capacity_k=self.capacity_k,
+        )
+
+    def table(self) -> pd.DataFrame:
+        """Metric x scorer table (``churn.modeling.comparison_table``)."""
+        return comparison_table(self.results)
+
+    def metrics(self) -> dict[str, float]:
+        """Flat metric names for the run: ``test_roc_auc``, ``oracle_ece``, ..."""
+        out: dict[str, float] = {}
+        for prefix, name in METRIC_PREFIXES:
+            if name in self.results:
+                out.update({f"{prefix}_{k}": v for k, v in self.results[name].items()})
+        if self.oracle_ratio is not None:
+            out["model_oracle_ratio"] = self.oracle_ratio
+        return out
+
+
+def arr_for(rows: pd.DataFrame, tables: Tables) -> np.ndarray | None:
+    """Each row's customer ARR, or ``None`` when the customers table has none."""
+    customers = tables.customers
+    if "arr" not in customers.columns or customers["arr"].isna().all():
+        return None
+    arr = customers.drop_duplicates("customer_id").set_index("customer_id")["arr"]
+    return rows["customer_id"].map(arr).to_numpy(dtype=float)
+
+
+def oracle_scores(truth: Any, rows: pd.DataFrame, snapshots: SnapshotSettings) -> np.ndarray:
+    """True churn probabilities of ``rows`` from the simulator's ground truth (NaN: undefined)."""
+    from churn.simulate import oracle_probability
+
+    return np.asarray(
+        oracle_probability(
+            truth,
+            rows[["customer_id", "as_of"]],
+            snapshots.horizon_days,
+            lead_days=snapshots.lead_days,
+        ),
+        dtype=float,
+    )
+
+
+def compare_on_test(
+    result: TrainResult,
+    frame: pd.DataFrame,
+    tables: Tables,
+    training: TrainingSettings,
+    oracle: np.ndarray | None = None,
+) -> Comparison:
+    """The new model, both baselines and (when given) the oracle on the test window.
+
+    Parameters
+    ----------
+    result
+        ``train_model`` output; its split names the test rows.
+    frame
+        The training frame the model was trained from.
+    tables
+        The dataset (ARR for the ARR-weighted metrics).
+    training
+        ``capacity_k`` (customers a team can call per week) and ``seed`` (of the logistic
+        baseline).
+    oracle
+        True probabilities of the test rows (:func:`oracle_scores`), or ``None``.
+    """
+    test = result.split.part(frame, "test")
+    train_rows = result.split.part(frame, "train")
+    y = test["label"].to_numpy(dtype=float)
+    cmp = Comparison(test, y, arr_for(test, tables), training.capacity_k)
+    model = result.model
+    raw = {MODEL: model.predict_proba(test), MODEL_RAW: model.predict_raw(test)}
+    raw[RULE] = health_score_proba(test)
+    logreg = LogisticBaseline(result.features, seed=training.seed).fit(
+        train_rows, train_rows["label"].to_numpy(dtype=float)
+    )
+    raw[LOGREG] = logreg.predict_proba(test)
+    for name, p in raw.items():
+        cmp.score(name, p)
+    if oracle is not None:
+        add_oracle(cmp, oracle)
+    return cmp
+
+
+def add_oracle(cmp: Comparison, oracle: np.ndarray) -> None:
+    """Add the oracle's metrics and the model / oracle ratio to ``cmp``."""
+    # The oracle has no latent state for a few rows (e.g. a customer leaving exactly at as_of);
+    # compare model and oracle on the rows where both exist.
+    ok = np.isfinite(oracle)
+    if not ok.all():
+        log.warning("oracle undefined for %d of %d test rows", (~ok).sum(), len(ok))
+    y = cmp.y
+    cmp.results[ORACLE] = evaluate(
+        y[ok],
+        oracle[ok],
+        arr=None if cmp.arr is None else cmp.arr[ok],
+        as_of=cmp.test["as_of"].to_numpy()[ok],
+        capacity_k=cmp.capacity_k,
+    )
+    cmp.results[ORACLE]["n_rows"] = float(ok.sum())
+    cmp.scores[ORACLE] = np.where(ok, oracle, 0.0)
+    cmp.oracle_ratio = roc_auc(y[ok], cmp.scores[MODEL][ok]) / cmp.results[ORACLE]["roc_auc"]
+
+
+def rescore_champion(cmp: Comparison, champion: Any, horizon_days: int) -> tuple[float | None, str]:
+    """Score the current champion on the same test rows.
+
+    Returns
+    -------
+    (champion_auc, incomparable)
+        The champion's test ROC AUC (``None`` when it cannot be compared), and why not ("" if
+        it could): another horizon, or features the new test frame lacks.
+    """
+    if champion.horizon_days != horizon_days:
+        return None, (
+            f"the champion predicts {champion.horizon_days} days ahead, this model {horizon_days}"
+        )
+    try:
+        p = champion.predict_proba(cmp.test)
+    except ChurnError as exc:
+        return None, f"the champion cannot score the new test frame ({exc})"
+    cmp.score(CHAMPION, p)
+    return cmp.results[CHAMPION]["roc_auc"], ""
+
+
+def comparison_figures(
+    cmp: Comparison, result: TrainResult, backtest: pd.DataFrame, training: TrainingSettings
+) -> dict[str, Any]:
+    """The run's plots by artefact path: ROC/PR, calibration, gains, backtest, SHAP beeswarm.
+
+    Matplotlib figures; the shell logs them. ``backtest`` may be empty (no backtest plot).
+    """
+    from churn.modeling import plots
+
+    tr, model, test, y = training, result.model, cmp.test, cmp.y
+    curves = {k: v for k, v in cmp.scores.items() if k in (MODEL, RULE, LOGREG, ORACLE)}
+    per_week = max(len(test) / len(result.split.test_dates), 1)
+    out = {
+        "plots/roc_pr.png": plots.roc_pr_figure(y, curves),
+        "plots/calibration.png": plots.calibration_figure(
+            y, {"calibrated": cmp.scores[MODEL], "uncalibrated": cmp.scores[MODEL_RAW]}
+        ),
+        "plots/gains.png": plots.gains_figure(y, curves, capacity_share=tr.capacity_k / per_week),
+    }
+    if not backtest.empty:
+        out["plots/backtest.png"] = plots.backtest_figure(backtest)
+    sample = test.sample(min(tr.shap_sample, len(test)), random_state=tr.seed)
+    out["plots/shap_beeswarm.png"] = plots.shap_beeswarm_figure(
+        model.contributions(sample), model.prepare(sample)
+    )
+    return out

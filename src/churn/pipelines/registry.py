@@ -1,0 +1,147 @@
+"""The registry (shell, MLflow): model ``churn``, its versions and the ``champion`` alias.
+
+A model is stored as LightGBM's native text file with the calibrator, features and horizon as
+JSON-safe ``metadata`` in its MLmodel file, so loading needs no pickled project code:
+:func:`load_champion` rebuilds a ``ChurnModel`` from the booster and that metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.errors import ChurnError
+from churn.modeling import ChurnModel
+from churn.pipelines import tracking
+
+REGISTERED_MODEL = "churn"
+CHAMPION_ALIAS = "champion"
+
+
+class NoChampionError(ChurnError):
+    """No model carries the champion alias yet."""
+
+
+def log_churn_model(
+    model: ChurnModel,
+    X_example: pd.DataFrame,
+    *,
+    registered_model_name: str | None = REGISTERED_MODEL,
+) -> Any:
+    """Log ``model`` into the active run as LightGBM's native format and register it.
+
+    Returns the ``ModelInfo``; ``info.registered_model_version`` is the new version (or None).
+    """
+    import lightgbm
+    import mlflow
+    import mlflow.lightgbm
+    from mlflow.models import infer_signature
+
+    example = model.prepare(X_example.head(5))
+    signature = infer_signature(example, model.predict_raw(example))
+    # MLflow checks the input example by replaying it as a JSON serving payload, and JSON cannot
+    # carry pandas categories, so with categorical features that check always fails (the native
+    # booster and load_champion remap categories correctly). Its warning would only alarm users.
+    # Explicit requirements also spare MLflow a subprocess that replays the same example.
+    quiet = logging.getLogger("mlflow.models.model")
+    level = quiet.level
+    if model.categorical_features:
+        quiet.setLevel(logging.ERROR)
+    try:
+        return mlflow.lightgbm.log_model(
+            model.booster,
+            name="model",
+            signature=signature,
+            input_example=example,
+            registered_model_name=registered_model_name,
+            metadata=tracking.json_safe(model.to_metadata()),
+            pip_requirements=[
+                f"lightgbm=={lightgbm.__version__}",
+                f"pandas=={pd.__version__}",
+                f"numpy=={np.__version__}",
+            ],
+        )
+    finally:
+        quiet.setLevel(level)
+
+
+def champion_version(
+    tracking_uri: str | None = None, name: str = REGISTERED_MODEL, alias: str = CHAMPION_ALIAS
+) -> Any | None:
+    """The ModelVersion carrying ``alias``, or ``None``."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri or tracking.default_tracking_uri()
+    db = tracking.sqlite_path(uri)
+    if db is not None and not db.exists():
+        # Do not create an empty store just to find that it holds nothing.
+        return None
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def load_champion(
+    tracking_uri: str | None = None, name: str = REGISTERED_MODEL, alias: str = CHAMPION_ALIAS
+) -> ChurnModel:
+    """Load the model version that carries ``alias`` as a ``ChurnModel``.
+
+    Raises
+    ------
+    NoChampionError
+        When the registry has no such model or alias.
+    """
+    import mlflow.lightgbm
+    from mlflow.models import get_model_info
+
+    uri = tracking_uri or tracking.default_tracking_uri()
+    version = champion_version(uri, name, alias)
+    if version is None:
+        raise NoChampionError(
+            f"no trained model: run make train first (no model {name!r} with alias {alias!r} "
+            f"in {uri})"
+        )
+    model_uri = f"models:/{name}@{alias}"
+    with tracking.using_tracking_uri(uri):
+        booster = mlflow.lightgbm.load_model(model_uri)
+        stored = get_model_info(model_uri).metadata or {}
+    if "calibrator" not in stored:
+        raise ChurnError(
+            f"model {name} version {version.version} has no churn metadata (calibrator, "
+            "features): it was not logged by `churn train`; retrain with `make train`"
+        )
+    return ChurnModel.from_parts(
+        booster,
+        stored,
+        run_id=version.run_id,
+        model_version=str(version.version),
+        model_name=name,
+        alias=alias,
+    )
+
+
+def promote(
+    version: str, tracking_uri: str, name: str = REGISTERED_MODEL, alias: str = CHAMPION_ALIAS
+) -> None:
+    """Move ``alias`` to ``version`` of the registered model."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client.set_registered_model_alias(name, alias, str(version))
+
+
+def tag_version(
+    version: str, tags: dict[str, str], tracking_uri: str, name: str = REGISTERED_MODEL
+) -> None:
+    """Set tags on one model version (gate outcome, metrics it was judged on)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, str(value))

@@ -1,0 +1,58 @@
+"""``churn score``'s shell: the spine of the scored week is built once, not once per use."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import pandas as pd
+import pytest
+
+from churn.modeling import Calibrator, ChurnModel
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory):
+    """A small simulated dataset and a tiny model trained on its own features (one thread)."""
+    from churn import dataset
+    from churn.data import load_dataset
+    from churn.simulate import simulate, write_dataset
+    from churn.spine import latest_complete_week
+
+    root = tmp_path_factory.mktemp("week")
+    tables = load_dataset(write_dataset(simulate(200, seed=4, months=9, mess_rate=0.0), root))
+    as_of = latest_complete_week(tables.extraction_date)
+    frame = dataset.build_scoring_frame(tables, as_of - pd.Timedelta(weeks=12))
+    churn = frame["customer_id"].map(tables.customers.set_index("customer_id")["churn_date"])
+    y = ((churn >= frame["as_of"]) & (churn < frame["as_of"] + pd.Timedelta(days=90))).astype(int)
+    feats = [c for c in frame.columns if c not in ("customer_id", "as_of")]
+    cats = [c for c in feats if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    booster = lgb.train(
+        {"objective": "binary", "num_threads": 1, "verbose": -1, "num_leaves": 4, "seed": 1},
+        lgb.Dataset(frame[feats], y),
+        num_boost_round=5,
+    )
+    calibrator = Calibrator("sigmoid").fit(booster.predict(frame[feats]), y)
+    model = ChurnModel(booster, calibrator, feats, 90, {"categorical_features": cats})
+    return tables, model, as_of
+
+
+def test_scoring_a_week_builds_its_spine_once(week, tmp_path, monkeypatch):
+    from churn import dataset, spine
+    from churn.pipelines.score import score_week
+    from churn.settings import Settings
+
+    calls = []
+    real = spine.build_spine
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    # Both names: the spine module's and the one the dataset module imported.
+    monkeypatch.setattr(spine, "build_spine", counting)
+    monkeypatch.setattr(dataset, "build_spine", counting)
+    tables, model, as_of = week
+    result = score_week(tables, model, as_of, Settings(), tmp_path)
+    assert len(calls) == 1
+    assert result.headline["active"] == result.headline["scored"] + result.headline["excluded"]
