@@ -12,9 +12,15 @@ every file into a temporary folder and swap the folder into place themselves.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from churn.errors import ChurnError
 
 #: Permissions of a written file: readable by others (the files are meant to be shared), where
 #: ``mkstemp`` alone would make it private.
@@ -68,4 +74,58 @@ def fsync_dir(path: str | Path) -> None:
             os.close(fd)
 
 
-__all__ = ["FILE_MODE", "fsync_dir", "write_bytes_atomically", "write_text_atomically"]
+class LockedError(ChurnError):
+    """Another churn process holds the lock and did not let go in time."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, what: str, wait_s: float = 600.0) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the block.
+
+    ``fcntl.flock``: the kernel releases the lock when its holder exits, even after ``kill -9``,
+    so a crashed run never leaves a stale lock behind. A second process waits up to ``wait_s``
+    seconds, then fails with a message naming the holder.
+
+    Parameters
+    ----------
+    path
+        The lock file.
+    what
+        What the lock protects, for the messages ("the week folders in data/at_risk").
+    wait_s
+        How long to wait for another holder.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = Path(path).read_text(encoding="utf-8", errors="replace").strip()
+                    raise LockedError(
+                        f"another churn process ({holder or 'unknown pid'}) is writing {what} "
+                        f"and did not finish within {wait_s:.0f} s; wait for it and run again"
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+__all__ = [
+    "FILE_MODE",
+    "LockedError",
+    "exclusive_lock",
+    "fsync_dir",
+    "write_bytes_atomically",
+    "write_text_atomically",
+]

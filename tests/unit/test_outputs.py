@@ -32,6 +32,7 @@ from churn.outputs import (
     week_folder,
     write_week_atomically,
 )
+from churn.outputs.store import LOCK_NAME
 
 AS_OF = pd.Timestamp("2025-06-02")
 EVIL_NAME = '=HYPERLINK("http://evil.example","x")'
@@ -280,7 +281,8 @@ def test_writing_a_week_then_rewriting_it_gives_identical_files(tmp_path, files)
     write_week_atomically(build_week_files(_week()), target)
     second = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
     assert first == second
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025-06-02"]  # no leftovers
+    # No leftovers but the writers' lock file (kept: deleting a lock file races with its users).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME, "2025-06-02"]
 
 
 def test_rewriting_replaces_the_whole_previous_folder(tmp_path):
@@ -336,7 +338,7 @@ def test_a_write_killed_midway_leaves_the_previous_complete_week(tmp_path):
     visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert visible == ["2025-06-02"]
     recover_week_folders(tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["2025-06-02"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME, "2025-06-02"]
 
 
 def test_a_kill_between_the_two_renames_is_recovered(tmp_path):

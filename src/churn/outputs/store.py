@@ -10,6 +10,7 @@ account team.
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
 import os
 import re
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from churn._files import fsync_dir, write_bytes_atomically
+from churn._files import exclusive_lock, fsync_dir, write_bytes_atomically
+from churn.errors import ChurnError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 WRITE_DELAY_ENV = "CHURN_WRITE_DELAY_S"
 _TMP_MARK = ".tmp-"
 _OLD_MARK = ".old-"
+#: One writer at a time per output root: a second `churn score` for any week waits for the first.
+LOCK_NAME = ".churn-write.lock"
+#: How long a second writer waits for the first before giving up (seconds).
+LOCK_WAIT_ENV = "CHURN_LOCK_WAIT_S"
 
 
 def week_folder(root: Path, as_of: pd.Timestamp) -> Path:
@@ -71,34 +77,67 @@ def recover_week_folders(root: Path) -> None:
 
 
 def write_week_atomically(files: Mapping[str, bytes], target: Path) -> Path:
-    """Write ``files`` as the folder ``target``, all or nothing.
+    """Write ``files`` as the folder ``target``, all or nothing, one writer at a time.
 
     Everything is written into a hidden temporary folder next to ``target`` (same file system,
     so the final rename is atomic), flushed to disk, and only then swapped with the previous
     folder. A kill at any point leaves either the previous complete folder or the new complete
-    one, and at most a hidden temporary folder that the next write removes.
+    one, and at most a hidden temporary folder that the next write removes. The whole write
+    holds an exclusive lock on the output root (``.churn-write.lock``): a second run waits
+    (``CHURN_LOCK_WAIT_S`` seconds, default 600) instead of deleting the first one's temporary
+    folder, so two runs for the same week leave one complete week.
 
     Set the environment variable ``CHURN_WRITE_DELAY_S`` to sleep between files (tests kill a
     deliberately slowed write).
+
+    Raises
+    ------
+    ChurnError
+        When the output cannot be written (a file where the folder should be, no permission, a
+        full disk), naming the path and the reason; nothing partial is left behind.
     """
     target = Path(target)
     root = target.parent
-    root.mkdir(parents=True, exist_ok=True)
-    recover_week_folders(root)
+    try:
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(root))
+        root.mkdir(parents=True, exist_ok=True)
+        wait = float(os.environ.get(LOCK_WAIT_ENV) or 600)
+        with exclusive_lock(root / LOCK_NAME, f"the week folders in {root}", wait_s=wait):
+            # With the lock held no other writer is alive in this root, so every temporary
+            # folder here belongs to a killed run and may go.
+            recover_week_folders(root)
+            _write_and_swap(files, target)
+    except OSError as exc:
+        where = exc.filename or target
+        raise ChurnError(
+            f"cannot write the week folder {target}: {where}: {exc.strerror or exc}; "
+            "choose another --out, free disk space or fix the permissions"
+        ) from None
+    log.info("wrote %d files to %s", len(files), target)
+    return target
+
+
+def _write_and_swap(files: Mapping[str, bytes], target: Path) -> None:
+    root = target.parent
     delay = float(os.environ.get(WRITE_DELAY_ENV) or 0)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP_MARK}", dir=root))
-    os.chmod(tmp, 0o755)
-    for rel, data in files.items():
-        path = (tmp / rel).resolve()
-        # Paths are built by this module, but a name must never escape the folder.
-        if tmp.resolve() not in path.parents:
-            raise ValueError(f"refusing to write {rel!r} outside the week folder")
-        write_bytes_atomically(path, data)
-        if delay:
-            time.sleep(delay)
-    for sub in sorted({p.parent for p in tmp.rglob("*")} | {tmp}):
-        fsync_dir(sub)
-
+    try:
+        os.chmod(tmp, 0o755)
+        for rel, data in files.items():
+            path = (tmp / rel).resolve()
+            # Paths are built by this module, but a name must never escape the folder.
+            if tmp.resolve() not in path.parents:
+                raise ValueError(f"refusing to write {rel!r} outside the week folder")
+            write_bytes_atomically(path, data)
+            if delay:
+                time.sleep(delay)
+        for sub in sorted({p.parent for p in tmp.rglob("*")} | {tmp}):
+            fsync_dir(sub)
+    except BaseException:
+        # A failed write (full disk, ...) must not leave a hidden folder that keeps the disk full.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if not target.exists():
         os.rename(tmp, target)
     elif _exchange(tmp, target):
@@ -109,8 +148,6 @@ def write_week_atomically(files: Mapping[str, bytes], target: Path) -> Path:
         os.rename(tmp, target)
         shutil.rmtree(old, ignore_errors=True)
     fsync_dir(root)
-    log.info("wrote %d files to %s", len(files), target)
-    return target
 
 
 def previous_week_folder(root: Path, as_of: pd.Timestamp) -> Path | None:
@@ -134,8 +171,21 @@ def previous_week_folder(root: Path, as_of: pd.Timestamp) -> Path | None:
 
 
 def read_week(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """A previous week's list and scores (either may be None if the file is absent)."""
-    folder = Path(folder)
+    """A previous week's list and scores (either may be None if the file is absent).
+
+    A damaged previous week must not block this week: it is named in a warning and this week is
+    compared with nothing.
+    """
+    try:
+        return _read_week(Path(folder))
+    except (OSError, ValueError) as exc:
+        log.warning(
+            "previous week %s cannot be read (%s): this week is compared with nothing", folder, exc
+        )
+        return None, None
+
+
+def _read_week(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     lst = (
         pd.read_parquet(folder / "at_risk.parquet")
         if (folder / "at_risk.parquet").exists()
