@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from churn.contract import Tables
 from churn.dataset import build_scoring_frame, build_training_frame
 from churn.features import FeatureSpec, build_features
-from churn.labels import attach_labels, churn_dates
+from churn.labels import attach_labels
 from churn.settings import SnapshotSettings
 
 AS_OF = pd.Timestamp("2024-03-04")  # a Monday
@@ -236,26 +236,58 @@ future_offsets = st.integers(min_value=0, max_value=400 * 24 * 60).map(
 
 
 def base_tables() -> Tables:
+    """One customer with a bit of everything, including values not yet known at AS_OF.
+
+    Interactions: a ticket still open at AS_OF that already carries the CSAT and sentiment
+    filled in at its resolution, a ticket never resolved, one recorded only after AS_OF.
+    NPS: a survey pending at AS_OF (answered after it), one never answered, and one answered
+    before AS_OF whose response reached the data after it. Usage: a period not ended at
+    AS_OF, and a period corrected after AS_OF.
+    """
     inter = interactions_at(
         AS_OF - 100 * DAY,
         AS_OF - 40 * DAY,
+        AS_OF - 30 * DAY,
         AS_OF - 20 * DAY,
         AS_OF - 3 * DAY,
-        channel=["phone", "email", "chat", "phone"],
-        category=["complaint", "billing", "how-to", "complaint"],
-        resolved_at=[AS_OF - 99 * DAY, AS_OF + 2 * DAY, pd.NaT, AS_OF - 2 * DAY],
-        csat=[2.0, 4.0, np.nan, 1.0],
+        channel=["phone", "email", "visit", "chat", "phone"],
+        category=["complaint", "billing", "billing", "how-to", "complaint"],
+        resolved_at=[AS_OF - 99 * DAY, AS_OF + 2 * DAY, AS_OF - 29 * DAY, pd.NaT, AS_OF - 2 * DAY],
+        csat=[2.0, 4.0, 5.0, np.nan, 1.0],
+        sentiment=[-0.4, 0.7, 0.9, 0.1, -0.8],
+        recorded_at=[
+            AS_OF - 100 * DAY,
+            AS_OF - 40 * DAY,
+            AS_OF + DAY,
+            AS_OF - 20 * DAY,
+            AS_OF - 3 * DAY,
+        ],
     )
     nps = pd.DataFrame(
         {
-            "customer_id": ["c1", "c1", "c1"],
-            "timestamp": [AS_OF - 300 * DAY, AS_OF - 100 * DAY, pd.NaT],
-            "score": [9.0, 3.0, np.nan],
-            "sent_at": [AS_OF - 301 * DAY, AS_OF - 101 * DAY, AS_OF - 10 * DAY],
+            "customer_id": ["c1"] * 5,
+            "timestamp": [
+                AS_OF - 300 * DAY,
+                AS_OF - 100 * DAY,
+                pd.NaT,
+                AS_OF + 2 * DAY,
+                AS_OF - 60 * DAY,
+            ],
+            "score": [9.0, 3.0, np.nan, 10.0, 0.0],
+            "sent_at": [
+                AS_OF - 301 * DAY,
+                AS_OF - 101 * DAY,
+                AS_OF - 10 * DAY,
+                AS_OF - 5 * DAY,
+                AS_OF - 61 * DAY,
+            ],
+            "recorded_at": [pd.NaT, pd.NaT, pd.NaT, pd.NaT, AS_OF + 4 * DAY],
         }
     )
     starts = list(pd.date_range(AS_OF - 140 * DAY, AS_OF + 30 * DAY, freq="7D"))
-    usage = weekly_usage(starts, list(np.linspace(20, 5, len(starts))))
+    # A correction to the period ending three weeks before AS_OF lands after AS_OF.
+    recorded = [AS_OF + 3 * DAY if d + 7 * DAY == starts[-8] else pd.NaT for d in starts]
+    usage = weekly_usage(starts, list(np.linspace(20, 5, len(starts))), recorded_at=recorded)
     return make_tables(inter, nps, usage)
 
 
@@ -273,36 +305,41 @@ def future_records(draw: st.DrawFn) -> dict[str, pd.DataFrame]:
         else:
             t = AS_OF + draw(future_offsets)
             rec = t + draw(future_offsets)
-        rows.append((t, rec))
+        rows.append((t, rec, late_recording))
     ch = draw(st.sampled_from(["phone", "email", "chat", "visit"]))
     cat = draw(st.sampled_from(["complaint", "billing", "how-to"]))
     inter = pd.DataFrame(
         {
             "customer_id": "c1",
-            "timestamp": [t for t, _ in rows],
+            "timestamp": [t for t, _, _ in rows],
             "channel": ch,
             "category": cat,
-            "resolved_at": [rec + pd.Timedelta(hours=1) for _, rec in rows],
+            "resolved_at": [rec + pd.Timedelta(hours=1) for _, rec, _ in rows],
             "csat": draw(st.floats(1, 5)),
-            "recorded_at": [rec for _, rec in rows],
+            "sentiment": draw(st.floats(-1, 1)),
+            "recorded_at": [rec for _, rec, _ in rows],
         }
     )
+    # A survey row recorded late before as_of is a send that reached the data late (the
+    # contract's recorded_at of an answered row is its response's: a send before as_of whose
+    # response is late is a pending survey, see test_values_filled_in_...).
+    score = float(draw(st.integers(0, 10)))
     nps = pd.DataFrame(
         {
             "customer_id": "c1",
-            "timestamp": [t for t, _ in rows],
-            "score": float(draw(st.integers(0, 10))),
-            "sent_at": [t for t, _ in rows],
-            "recorded_at": [rec for _, rec in rows],
+            "timestamp": [pd.NaT if late else t for t, _, late in rows],
+            "score": [np.nan if late else score for _, _, late in rows],
+            "sent_at": [t for t, _, _ in rows],
+            "recorded_at": [rec for _, rec, _ in rows],
         }
     )
     usage = pd.DataFrame(
         {
             "customer_id": "c1",
             # A period that ends after as_of, or one recorded at/after it.
-            "date": [t - pd.Timedelta(days=6) for t, _ in rows],
+            "date": [t - pd.Timedelta(days=6) for t, _, _ in rows],
             "active_users": draw(st.floats(0, 1000)),
-            "recorded_at": [rec for _, rec in rows],
+            "recorded_at": [rec for _, rec, _ in rows],
         }
     )
     return {"interactions": inter, "nps": nps, "usage": usage}
@@ -360,7 +397,7 @@ def test_altering_records_stamped_at_or_after_as_of_never_changes_features(shift
                     "customer_id": ["c1"],
                     "timestamp": [AS_OF + shift],
                     "score": [float(score)],
-                    "sent_at": [AS_OF - DAY],
+                    "sent_at": [AS_OF + shift],
                     "recorded_at": [AS_OF + shift],
                 }
             ),
@@ -369,6 +406,113 @@ def test_altering_records_stamped_at_or_after_as_of_never_changes_features(shift
     )
     inter.loc[inter["timestamp"] >= AS_OF, "csat"] = csat
     assert_same_features(before, features_at(make_tables(inter, nps, usage), spec=spec))
+
+
+# ---- property: values filled in later cannot change the present ------------------------------
+
+late_instants = future_offsets.map(lambda d: AS_OF + d)
+maybe_score = st.one_of(st.just(np.nan), st.integers(1, 5).map(float))
+maybe_sentiment = st.one_of(st.just(np.nan), st.floats(-1, 1))
+
+
+def unknown_resolution(inter: pd.DataFrame) -> pd.Series:
+    """Tickets whose resolution was not known at AS_OF (none yet, or resolved/recorded later)."""
+    known = inter["resolved_at"].notna() & (
+        np.maximum(inter["resolved_at"], inter["recorded_at"]) < AS_OF
+    )
+    return ~known
+
+
+def unknown_answer(nps: pd.DataFrame) -> pd.Series:
+    """Surveys whose answer was not known at AS_OF (none yet, or given/recorded later)."""
+    t = nps["timestamp"]
+    known = t.notna() & nps["score"].notna() & (np.maximum(t, nps["recorded_at"].fillna(t)) < AS_OF)
+    return ~known
+
+
+@st.composite
+def late_values(draw: st.DrawFn) -> Tables:
+    """The base dataset with every value that became known at/after AS_OF redrawn or blanked.
+
+    A ticket's resolution, CSAT and sentiment while its resolution is unknown; the answer to a
+    survey (when, the score, when it was recorded) while it is unknown, or no answer at all; a
+    usage period's values while the period has not ended or its row was recorded later; and
+    anything about an interaction recorded only after AS_OF.
+    """
+    base = base_tables()
+    inter = base.interactions.copy()
+    for i in inter.index[unknown_resolution(inter)]:
+        inter.loc[i, "resolved_at"] = draw(st.one_of(st.just(pd.NaT), late_instants))
+        inter.loc[i, "csat"] = draw(maybe_score)
+        inter.loc[i, "sentiment"] = draw(maybe_sentiment)
+    for i in inter.index[inter["recorded_at"] >= AS_OF]:
+        inter.loc[i, "channel"] = draw(st.sampled_from(["phone", "email", "chat"]))
+        inter.loc[i, "category"] = draw(st.sampled_from(["complaint", "billing"]))
+    nps = base.nps.copy()
+    for i in nps.index[unknown_answer(nps) & (nps["sent_at"] < AS_OF)]:
+        if draw(st.booleans()):  # answered, at any time after it was sent, known after AS_OF
+            t = nps.loc[i, "sent_at"] + draw(future_offsets)
+            rec = max(t, AS_OF) + draw(future_offsets)
+            values = [t, float(draw(st.integers(0, 10))), rec]
+        else:  # never answered; its recorded_at was the response's, so it goes too
+            values = [pd.NaT, np.nan, pd.NaT]
+        nps.loc[i, ["timestamp", "score", "recorded_at"]] = values
+    usage = base.usage.copy()
+    end = usage["date"] + 7 * DAY
+    unseen = (end > AS_OF) | (usage["recorded_at"].fillna(end) >= AS_OF)
+    usage.loc[unseen, "active_users"] = [
+        draw(st.one_of(st.just(np.nan), st.floats(0, 1000))) for _ in range(int(unseen.sum()))
+    ]
+    return make_tables(inter, nps, usage)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=late_values())
+def test_values_filled_in_at_or_after_as_of_never_change_features(tables):
+    spec = FeatureSpec.from_tables(base_tables())
+    assert_same_features(base_features(), features_at(tables, spec=spec))
+
+
+def test_csat_and_sentiment_of_a_ticket_still_open_at_as_of_are_not_used():
+    inter = interactions_at(
+        AS_OF - 20 * DAY,
+        AS_OF - 10 * DAY,
+        resolved_at=[AS_OF - 19 * DAY, AS_OF + DAY],
+        csat=[4.0, 1.0],
+        sentiment=[0.5, -1.0],
+    )
+    f = features_at(make_tables(inter))
+    assert f["int_csat_mean_90d"] == 4.0
+    assert f["int_sentiment_mean_90d"] == 0.5
+
+
+def test_survey_answered_after_as_of_counts_as_unanswered_at_as_of():
+    nps = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1"],
+            "timestamp": [AS_OF - 30 * DAY, AS_OF + 2 * DAY],
+            "score": [8.0, 8.0],
+            "sent_at": [AS_OF - 31 * DAY, AS_OF - 5 * DAY],
+        }
+    )
+    f = features_at(make_tables(nps=nps))
+    assert f["nps_response_rate_365d"] == 0.5
+    assert f["nps_responses_365d"] == 1
+
+
+def test_answer_recorded_after_as_of_counts_as_unanswered_at_as_of():
+    nps = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1"],
+            "timestamp": [AS_OF - 30 * DAY, AS_OF - 3 * DAY],
+            "score": [8.0, 0.0],
+            "sent_at": [AS_OF - 31 * DAY, AS_OF - 5 * DAY],
+            "recorded_at": [AS_OF - 30 * DAY, AS_OF],
+        }
+    )
+    f = features_at(make_tables(nps=nps))
+    assert f["nps_response_rate_365d"] == 0.5
+    assert f["nps_last"] == 8.0
 
 
 # ---- training and scoring agree ----------------------------------------------------------------
@@ -427,46 +571,7 @@ def test_window_ending_exactly_at_extraction_is_labelled():
     assert labels_for(None, extraction=AS_OF + 30 * DAY) == 0.0
 
 
-def test_inactivity_churn_is_dated_at_last_activity_once_confirmed():
-    customers = pd.DataFrame(
-        {"customer_id": ["c1", "c2"], "signup_date": pd.to_datetime(["2023-01-01"] * 2)}
-    )
-    inter = pd.DataFrame(
-        {
-            "customer_id": ["c1", "c2"],
-            "timestamp": [AS_OF, pd.Timestamp("2024-05-20")],
-            "channel": "phone",
-            "category": "billing",
-        }
-    )
-    tables = make_tables(
-        inter,
-        customers=customers,
-        extraction=pd.Timestamp("2024-06-01"),
-        churn_definition="inactivity",
-        inactivity_days=60,
-    )
-    dates = churn_dates(tables)
-    assert dates["c1"] == AS_OF  # silent for 89 days before extraction: churned
-    assert pd.isna(dates["c2"])  # silent for 12 days: not known to have churned
-    spine = pd.DataFrame({"customer_id": ["c1", "c2"], "as_of": [AS_OF - 10 * DAY] * 2})
-    labels = attach_labels(spine, tables, horizon_days=30)["label"].tolist()
-    assert labels == [1.0, 0.0]  # c2 was seen active after the window ended
-
-
-def test_inactivity_label_is_censored_while_churn_cannot_be_confirmed():
-    customers = pd.DataFrame({"customer_id": ["c1"], "signup_date": [pd.Timestamp("2023-01-01")]})
-    inter = interactions_at(pd.Timestamp("2024-05-01"))
-    tables = make_tables(
-        inter,
-        customers=customers,
-        extraction=pd.Timestamp("2024-06-01"),
-        churn_definition="inactivity",
-        inactivity_days=60,
-    )
-    spine = pd.DataFrame({"customer_id": ["c1"], "as_of": [pd.Timestamp("2024-04-15")]})
-    # Window [04-15, 05-15) has passed, but a churn dated 05-01 cannot be confirmed until 06-30.
-    assert np.isnan(attach_labels(spine, tables, horizon_days=30)["label"].iloc[0])
+# Inactivity churn (spine, labels, censoring): tests/leakage/test_inactivity.py.
 
 
 def test_days_to_renewal_does_not_depend_on_how_the_contract_ended():

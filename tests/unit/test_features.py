@@ -30,10 +30,14 @@ def dataset(**frames: pd.DataFrame) -> Tables:
             "plan": ["pro", "basic"],
             "segment": ["SMB", "ENT"],
             "region": ["EU", "US"],
-            "contract_end_date": pd.to_datetime(["2024-03-27", None]),
+            "contract_months": [12.0, np.nan],
+            # c2's term is unknown: a renewal derived from this date would be a leak.
+            "contract_end_date": pd.to_datetime(["2024-03-27", "2024-03-20"]),
             "arr": [1200.0, 300.0],
         }
     )
+    customers = frames.get("customers")
+    cust = cust if customers is None else customers
     parts = {name: frames.get(name, empty_table(name)) for name in ("interactions", "nps")}
     usage = frames.get(
         "usage",
@@ -83,10 +87,66 @@ def test_build_features_does_not_modify_its_inputs():
 def test_account_features():
     f = features(dataset())
     assert f.loc["c1", "acct_tenure_days"] == 366
-    assert f.loc["c1", "acct_days_to_renewal"] == 23
-    assert np.isnan(f.loc["c2", "acct_days_to_renewal"])
+    # Annual term from the 2023-03-04 signup: the next anniversary is a year away.
+    assert f.loc["c1", "acct_days_to_renewal"] == pytest.approx(2 * 365.25 - 366)
     assert list(f["acct_plan"].cat.categories) == ["basic", "pro"]
     assert f.loc["c2", "acct_segment"] == "ENT"
+
+
+def test_days_to_renewal_is_missing_without_a_term_whatever_the_contract_end_date():
+    f = features(dataset())
+    assert np.isnan(f.loc["c2", "acct_days_to_renewal"])
+
+
+def test_without_contract_months_renewal_features_are_left_out_with_one_warning(caplog):
+    cust = dataset().customers.drop(columns=["contract_months"])
+    tables = dataset(customers=cust)
+    with caplog.at_level("WARNING", logger="churn.features.engine"):
+        spec = FeatureSpec.from_tables(tables)
+    assert not spec.has_contract_term
+    assert "acct_days_to_renewal" not in feature_names(spec)
+    said = [m for m in caplog.messages if "contract_months" in m]
+    assert len(said) == 1 and "acct_days_to_renewal" in said[0]
+
+
+def test_a_spec_stored_before_the_contract_switch_keeps_days_to_renewal():
+    raw = FeatureSpec.from_tables(dataset()).to_dict()
+    del raw["has_contract_term"]
+    assert "acct_days_to_renewal" in feature_names(FeatureSpec.from_dict(raw))
+
+
+def test_csat_and_sentiment_are_left_out_without_resolutions():
+    inter = pd.DataFrame(
+        {
+            "customer_id": ["c1"],
+            "timestamp": [AS_OF - DAY],
+            "channel": ["phone"],
+            "category": ["billing"],
+            "csat": [3.0],
+            "sentiment": [-0.5],
+        }
+    )
+    names = feature_names(FeatureSpec.from_tables(dataset(interactions=inter)))
+    assert "int_csat_mean_90d" not in names and "int_sentiment_mean_90d" not in names
+
+
+def test_csat_and_sentiment_count_only_tickets_resolved_in_the_last_90_days():
+    inter = pd.DataFrame(
+        {
+            "customer_id": ["c1"] * 4,
+            "timestamp": [AS_OF - k * DAY for k in (150, 100, 10, 5)],
+            "channel": "phone",
+            "category": "billing",
+            "resolved_at": [AS_OF - k * DAY for k in (140, 80, 9, -1)],
+            "csat": [5.0, 2.0, 4.0, 1.0],
+            "sentiment": [0.9, -0.2, 0.6, -0.9],
+        }
+    )
+    f = features(dataset(interactions=inter))
+    # Resolved 140 days ago: outside the window. Still open at as_of: its rating and
+    # sentiment were filled in later.
+    assert f.loc["c1", "int_csat_mean_90d"] == pytest.approx(3.0)
+    assert f.loc["c1", "int_sentiment_mean_90d"] == pytest.approx(0.2)
 
 
 def test_interaction_counts_by_channel_category_and_window():

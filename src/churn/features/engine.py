@@ -13,6 +13,23 @@ once its whole period has ended (``date + period <= as_of``) and it was recorded
 ``as_of``; otherwise a monthly row would leak the weeks after ``as_of``. Usage windows are placed
 on the period end (``as_of - window < end <= as_of``).
 
+Values filled in later follow the same rule: anything that became known at or after ``as_of``
+never changes a feature for ``as_of``, whether a new record or a value written into an old one.
+
+* A ticket's resolution is known once it happened and its record reached the data
+  (``max(resolved_at, recorded_at) < as_of``); until then the ticket is open. Its CSAT and
+  sentiment are filled in at resolution, so only tickets resolved (and recorded) before
+  ``as_of`` contribute them; without ``resolved_at`` in the data they are left out.
+* A survey's send and its answer are known separately: the send once sent, the answer once
+  given and recorded. A survey sent before ``as_of`` and answered (or its answer recorded) at
+  or after it is pending at ``as_of``: it counts as sent and unanswered.
+* Days to renewal comes from the contract term (``contract_months``) and the signup date,
+  both known at any ``as_of``; ``contract_end_date`` (the term's end as extracted, for a
+  customer who left the renewal they left at) is never read.
+
+``tests/leakage`` checks this by property: appending records stamped at/after ``as_of``, or
+redrawing and blanking every value that became known at/after it, leaves every feature equal.
+
 Engine
 ------
 Event aggregation runs as Ibis expressions on an in-memory DuckDB connection; nothing loops over
@@ -75,9 +92,6 @@ BALANCE_WEIGHTS: dict[str, float] = {
     "detractor": -2.0,
     "promoter": 1.0,
 }
-#: Without ``contract_months``, terms are assumed to be this long when rolling ``contract_end_date`` back to the
-#: renewal that was ahead at ``as_of`` (see ``_account_features``).
-TERM_DAYS = 365
 #: Rough cap on joined rows per chunk of snapshot dates (memory, not correctness).
 CHUNK_PAIRS = 20_000_000
 NPS_CATEGORIES = ("detractor", "passive", "promoter")
@@ -103,8 +117,16 @@ class FeatureSpec:
         Usage metric columns that get utilisation features.
     plans, segments, regions
         Category lists of ``acct_plan``, ``acct_segment`` and ``acct_region``.
-    has_resolution, has_csat, has_sentiment
-        Whether interactions carry ``resolved_at``, ``csat`` and ``sentiment`` values.
+    has_resolution
+        Whether interactions carry ``resolved_at`` values.
+    has_csat, has_sentiment
+        Whether interactions carry ``csat`` / ``sentiment`` values **and** resolutions: both are
+        filled in once a ticket is resolved, so without ``resolved_at`` no instant tells when a
+        value became known, and the feature is left out.
+    has_contract_term
+        Whether customers carry ``contract_months``, the term that dates renewals. Without it
+        days to renewal is left out: ``contract_end_date`` is never a feature (for a customer who
+        left it is the renewal they left at).
     """
 
     channels: tuple[str, ...] = ()
@@ -116,6 +138,7 @@ class FeatureSpec:
     has_resolution: bool = False
     has_csat: bool = False
     has_sentiment: bool = False
+    has_contract_term: bool = False
     windows: tuple[int, ...] = field(default=INTERACTION_WINDOWS)
 
     @classmethod
@@ -141,17 +164,21 @@ class FeatureSpec:
             return col in inter and bool(inter[col].notna().any())
 
         metrics = tuple(m for m in tables.usage_metrics if m in tables.usage)[:MAX_METRICS]
-        return cls(
+        resolved = present("resolved_at")
+        spec = cls(
             channels=top(inter, "channel"),
             categories=top(inter, "category"),
             usage_metrics=metrics,
             plans=levels("plan"),
             segments=levels("segment"),
             regions=levels("region"),
-            has_resolution=present("resolved_at"),
-            has_csat=present("csat"),
-            has_sentiment=present("sentiment"),
+            has_resolution=resolved,
+            has_csat=present("csat") and resolved,
+            has_sentiment=present("sentiment") and resolved,
+            has_contract_term=_has_term(cust),
         )
+        _say_what_is_left_out(tables, spec)
+        return spec
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, to store next to a model."""
@@ -160,7 +187,42 @@ class FeatureSpec:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> FeatureSpec:
         """Inverse of ``to_dict``."""
+        # A spec stored before has_contract_term existed always built days to renewal.
+        raw = {"has_contract_term": True, **raw}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+
+def _has_term(customers: pd.DataFrame) -> bool:
+    """Whether any customer has a usable contract term (``contract_months`` > 0)."""
+    return bool((_num(customers, "contract_months") > 0).any())
+
+
+def _say_what_is_left_out(tables: Tables, spec: FeatureSpec) -> None:
+    """Warn, once per spec, about features the data cannot support without a leak."""
+    months = _num(tables.customers, "contract_months")
+    if not spec.has_contract_term:
+        log.warning(
+            "customers have no contract_months: acct_days_to_renewal is left out "
+            "(contract_end_date is never used as a feature: for a customer who left it is the "
+            "renewal they left at). Map the contract term in months to contract_months under "
+            "tables.customers.columns in the dataset config to get renewal features."
+        )
+    elif not (months > 0).all():
+        log.warning(
+            "%d of %d customers have no contract_months: their acct_days_to_renewal is missing "
+            "(never derived from contract_end_date)",
+            int((~(months > 0)).sum()),
+            len(months),
+        )
+    inter = tables.interactions
+    late = [c for c in ("csat", "sentiment") if c in inter and inter[c].notna().any()]
+    if late and not spec.has_resolution:
+        log.warning(
+            "interactions carry %s but no resolved_at: these are filled in when a ticket is "
+            "resolved, so without resolved_at their features are left out. Map resolved_at "
+            "under tables.interactions.columns in the dataset config to use them.",
+            " and ".join(late),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,27 +376,34 @@ def _prepare_interactions(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prepare_nps(raw: pd.DataFrame) -> pd.DataFrame:
-    """NPS sends and answers; an unanswered send keeps ``sent`` and has no ``t`` or score."""
+    """NPS surveys: the send (``sent``, known at ``send_avail``) and, when answered, the answer
+    (``t`` and ``score``, known at ``avail``; both empty for an unanswered survey).
+
+    The two parts of a row become known separately. The contract's ``recorded_at`` is when the
+    *response* reached the data (for an unanswered row, the send): so an answer is known once
+    given and recorded, a send once sent (and recorded, when it is all the row holds). A
+    survey sent before as_of whose answer was given or recorded at/after as_of is therefore a
+    pending survey at as_of, sent and unanswered, whatever the answer turns out to be.
+    """
     _require(raw, "nps", ["customer_id", "timestamp", "score"])
     t = _ts(raw, "timestamp")
     score = _num(raw, "score")
     sent = _ts(raw, "sent_at").fillna(t)
     answered = t.notna() & score.notna()
-    # An unanswered send is known when it was sent; an answer when it was given.
-    happened = t.where(answered, sent)
-    rec = _ts(raw, "recorded_at").fillna(happened)
+    rec = _ts(raw, "recorded_at")
     nps = pd.DataFrame(
         {
             "customer_id": raw["customer_id"].astype("str"),
             "t": t.where(answered),
             "sent": sent,
-            "happened": happened,
-            "avail": np.maximum(happened, rec),
+            "happened": t.where(answered, sent),
+            "avail": np.maximum(t, rec.fillna(t)).where(answered),
+            "send_avail": sent.where(answered, np.maximum(sent, rec.fillna(sent))),
             "score": score.where(answered),
             "answered": answered,
         }
     )
-    return nps[nps["happened"].notna()].reset_index(drop=True)
+    return nps[nps["sent"].notna()].reset_index(drop=True)
 
 
 def _prepare_usage(tables: Tables, spec: FeatureSpec) -> pd.DataFrame:
@@ -483,7 +552,6 @@ def _account_features(
     cust = pd.DataFrame(
         {
             "signup_date": _ts(customers, "signup_date").to_numpy(),
-            "contract_end": _ts(customers, "contract_end_date").to_numpy(),
             "contract_months": _num(customers, "contract_months").to_numpy(),
             "plan": customers["plan"].astype("str").to_numpy() if "plan" in customers else None,
             "segment": customers["segment"].astype("str").to_numpy()
@@ -500,20 +568,15 @@ def _account_features(
     as_of = work["as_of"].to_numpy()
     day = np.timedelta64(1, "D")
     tenure = (as_of - m["signup_date"].to_numpy()) / day
-    to_end = (m["contract_end"].to_numpy() - as_of) / day
-    # contract_end_date is the CURRENT term's end, as extracted. For an old snapshot that date
-    # lies beyond the renewal the customer actually faced then; using it raw would teach the
-    # model that renewers were "far from renewal". Assuming TERM_DAYS-long terms, the renewal
-    # ahead at as_of is the current end minus whole terms. A date already past stays negative.
-    rolled_back = np.where(to_end > TERM_DAYS, np.mod(to_end, TERM_DAYS), to_end)
-    # Better, and exact for monthly contracts where the roll-back above is wrong: renewals fall
-    # on the signup anniversaries of the term, which is known at any as_of. For a monthly
-    # customer who left, contract_end_date is the renewal they left at; rolling it back by
-    # years would put "renewal within the horizon" on churners only (a label leak).
+    # Renewals fall on the signup anniversaries of the term, which is known at any as_of.
+    # contract_end_date is never read: it is the term's end as extracted, and for a customer
+    # who left it is the renewal they left at, so any value derived from it (even rolled back
+    # by whole terms) puts "renewal soon" on churners only, a label leak. Without a term the
+    # renewal is unknown (NaN).
     term_days = m["contract_months"].to_numpy() * (365.25 / 12)
     with np.errstate(invalid="ignore", divide="ignore"):
         by_term = (np.floor(tenure / term_days) + 1) * term_days - tenure
-    renewal = np.where(np.isfinite(by_term) & (term_days > 0), by_term, rolled_back)
+    renewal = np.where(np.isfinite(by_term) & (term_days > 0), by_term, np.nan)
     feats = pd.DataFrame(
         {
             "acct_tenure_days": tenure,
@@ -667,20 +730,24 @@ class _Engine:
                 aggs[f"int_cat_{slug(c)}_{w}d"] = j.t.count(where=since(w) & (j.category == c))
         aggs["_n30"] = j.t.count(where=since(30))
         aggs["_nprev90"] = j.t.count(where=~since(30) & since(120))
+        # Resolved in the last 90 days, and the resolution known then: the ticket was recorded
+        # before as_of (join) and resolved before it. A resolution at/after as_of is unknown.
+        done = (
+            j.resolved_at.notnull()
+            & (j.resolved_at < j.as_of)
+            & (j.resolved_at >= j.as_of - ibis.interval(days=90))
+        )
         if spec.has_resolution:
-            # Resolved before as_of (a resolution at/after as_of is unknown then), in 90 days.
-            done = (
-                j.resolved_at.notnull()
-                & (j.resolved_at < j.as_of)
-                & (j.resolved_at >= j.as_of - ibis.interval(days=90))
-            )
             took = _days(j.resolved_at, j.t)
             aggs["int_resolution_days_mean_90d"] = took.mean(where=done)
             aggs["int_resolution_days_max_90d"] = took.max(where=done)
+        # CSAT is collected at resolution and sentiment is scored on the closed conversation
+        # (in the simulator it reflects how slowly the ticket was resolved): on a ticket still
+        # open at as_of either value was filled in later, so only resolved tickets count.
         if spec.has_csat:
-            aggs["int_csat_mean_90d"] = j.csat.mean(where=since(90))
+            aggs["int_csat_mean_90d"] = j.csat.mean(where=done)
         if spec.has_sentiment:
-            aggs["int_sentiment_mean_90d"] = j.sentiment.mean(where=since(90))
+            aggs["int_sentiment_mean_90d"] = j.sentiment.mean(where=done)
         windowed = self._frame(self._run(j.group_by("_row").aggregate(**aggs)), chunk)
 
         # Unbounded lookback: last contact, open tickets, old open complaints, all from ONE
@@ -746,32 +813,35 @@ class _Engine:
 
     # ---- nps -------------------------------------------------------------------------------
 
-    def nps(self, chunk: pd.DataFrame) -> pd.DataFrame:
+    def _nps_windowed(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """Answers known at as_of and given in the last 365 days; surveys sent in the last 365
+        days and known to be sent at as_of, and how many of those had an answer known then."""
         ibis, n = self.ibis, self.nps_t
         lo, hi = self._bounds(chunk)
         s = self._spine(chunk)
-        ev = n.filter(n.happened >= lo - pd.Timedelta(days=365), n.avail < hi)
-        j = s.join(
-            ev,
-            [
-                s.customer_id == ev.customer_id,
-                ev.avail < s.as_of,
-                ev.happened >= s.as_of - ibis.interval(days=365),
-            ],
+        year = ibis.interval(days=365)
+        a = n.filter(n.answered, n.t >= lo - pd.Timedelta(days=365), n.avail < hi)
+        ja = s.join(a, [s.customer_id == a.customer_id, a.avail < s.as_of, a.t >= s.as_of - year])
+        answers = ja.group_by("_row").aggregate(
+            nps_min_180d=ja.score.min(where=ja.t >= ja.as_of - ibis.interval(days=180)),
+            nps_responses_365d=ja.score.count(),
         )
-        y365 = j.as_of - ibis.interval(days=365)
-        sent_in = j.sent.notnull() & (j.sent >= y365)
-        windowed = self._frame(
-            self._run(
-                j.group_by("_row").aggregate(
-                    nps_min_180d=j.score.min(where=j.t >= j.as_of - ibis.interval(days=180)),
-                    nps_responses_365d=j.score.count(where=j.t >= y365),
-                    _sent=j.sent.count(where=sent_in),
-                    _sent_answered=j.sent.count(where=sent_in & j.answered),
-                )
-            ),
-            chunk,
+        e = n.filter(n.sent >= lo - pd.Timedelta(days=365), n.send_avail < hi)
+        js = s.join(
+            e, [s.customer_id == e.customer_id, e.send_avail < s.as_of, e.sent >= s.as_of - year]
         )
+        # An answer given, or recorded, at/after as_of was not known: the survey was pending.
+        sends = js.group_by("_row").aggregate(
+            _sent=js.sent.count(),
+            _sent_answered=js.sent.count(where=js.answered & (js.avail < js.as_of)),
+        )
+        out = self._frame(self._run(answers), chunk)
+        return out.join(self._frame(self._run(sends), chunk))
+
+    def nps(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        n = self.nps_t
+        s = self._spine(chunk)
+        windowed = self._nps_windowed(chunk)
 
         # Last and previous response, unbounded lookback, in the order they became known.
         def build_last() -> Any:
@@ -801,7 +871,8 @@ class _Engine:
         out["nps_days_since_response"] = last["days_since"]
         out["nps_responses_365d"] = windowed["nps_responses_365d"].fillna(0)
         sent = windowed["_sent"].fillna(0)
-        # Silence is a signal: the share of surveys sent in the last year that got an answer.
+        # Silence is a signal: the share of surveys sent in the last year whose answer was
+        # known at as_of (a survey still pending then counts as unanswered).
         out["nps_response_rate_365d"] = (windowed["_sent_answered"].fillna(0) / sent).where(
             sent > 0
         )

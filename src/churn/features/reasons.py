@@ -148,16 +148,16 @@ def trend(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
 def csat(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
     v = _num(row, name)
     if v is None:
-        return "No satisfaction ratings in the last 90 days"
-    return f"Average satisfaction {v:.1f} out of 5 in the last 90 days"
+        return "No satisfaction ratings on tickets resolved in the last 90 days"
+    return f"Average satisfaction {v:.1f} out of 5 on tickets resolved in the last 90 days"
 
 
 def sentiment(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
     v = _num(row, name)
     if v is None:
-        return "No interaction sentiment in the last 90 days"
+        return "No sentiment on tickets resolved in the last 90 days"
     mood = "negative" if v < -0.1 else "positive" if v > 0.1 else "neutral"
-    return f"Interactions were {mood} on average in the last 90 days ({v:+.2f} on -1 to 1)"
+    return f"Tickets resolved in the last 90 days were {mood} on average ({v:+.2f} on -1 to 1)"
 
 
 def nps_last(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:

@@ -218,8 +218,9 @@ REGISTRY: tuple[Feature, ...] = (
     _f("acct_tenure_days", "customers", None, _COMMERCIAL, "Days since the customer signed up.",
        "Customer for {years} years", r.tenure, kind=CONTEXT, risk=-1),
     _f("acct_days_to_renewal", "customers", None, _COMMERCIAL,
-       "Days until the next contract renewal (negative: the term has ended).",
-       "Renewal in {days} days", r.renewal, risk=-1),
+       "Days until the next renewal, on the signup anniversaries of the contract term "
+       "(contract_months); missing without a term (contract_end_date is never used).",
+       "Renewal in {days} days", r.renewal, risk=-1, requires="has_contract_term"),
     _f("acct_plan", "customers", None, _COMMERCIAL, "Product plan or tier.", "Plan: {plan}",
        r.attribute("Plan"), dtype="category", kind=CONTEXT, levels="plans"),
     _f("acct_segment", "customers", None, _COMMERCIAL, "Customer segment.", "Segment: {segment}",
@@ -262,11 +263,14 @@ REGISTRY: tuple[Feature, ...] = (
        "Slowest ticket took {days} days to resolve", r.resolution("max"), risk=+1,
        requires="has_resolution"),
     _f("int_csat_mean_90d", "interactions", 90, _SERVICE,
-       "Mean satisfaction (1-5) of interactions in the last 90 days.",
+       "Mean satisfaction (1-5) of tickets resolved in the last 90 days (CSAT is known at "
+       "resolution; opened within 180).",
        "Average satisfaction {csat} out of 5", r.csat, risk=-1, requires="has_csat"),
     _f("int_sentiment_mean_90d", "interactions", 90, _SENTIMENT,
-       "Mean sentiment (-1 to 1) of interactions in the last 90 days.",
-       "Interactions were {mood} on average", r.sentiment, risk=-1, requires="has_sentiment"),
+       "Mean sentiment (-1 to 1) of tickets resolved in the last 90 days (scored on the "
+       "closed conversation; opened within 180).",
+       "Tickets resolved in the last 90 days were {mood} on average", r.sentiment, risk=-1,
+       requires="has_sentiment"),
     # ---- nps -------------------------------------------------------------------------------
     _f("nps_last", "nps", None, _SENTIMENT, "Score of the latest NPS response (0-10).",
        "Last NPS response: {score}", r.nps_last, risk=-1),
@@ -283,7 +287,8 @@ REGISTRY: tuple[Feature, ...] = (
     _f("nps_responses_365d", "nps", 365, _SENTIMENT, "NPS responses in the last 365 days.",
        "{n} NPS responses in the last year", r.nps_count, fill=0.0, risk=-1),
     _f("nps_response_rate_365d", "nps", 365, _SENTIMENT,
-       "Share of NPS surveys sent in the last 365 days that were answered (silence is a signal).",
+       "Share of NPS surveys sent in the last 365 days whose answer was known at the snapshot "
+       "(a survey still pending then counts as unanswered; silence is a signal).",
        "Answered {pct} of the NPS surveys sent in the last year", r.nps_rate, risk=-1),
     # ---- usage, one block per metric -------------------------------------------------------
     _f("util_{metric}_30d", "usage", 30, _ADOPTION,
@@ -318,6 +323,7 @@ _CONDITIONS = {
     "has_resolution": lambda spec: spec.has_resolution,
     "has_csat": lambda spec: spec.has_csat,
     "has_sentiment": lambda spec: spec.has_sentiment,
+    "has_contract_term": lambda spec: spec.has_contract_term,
     "seat pair": lambda spec: seat_pair(spec.usage_metrics) is not None,
 }
 
