@@ -416,13 +416,14 @@ def test_window_rows(
     DataFrame
         ``customer_id``, ``as_of``, ``label`` and the features; only rows with a known label.
     """
+    from churn.dataset import active_spine
     from churn.features import build_features
-    from churn.labels import attach_labels, churn_dates
-    from churn.spine import build_spine, snapshot_dates
+    from churn.labels import attach_labels
+    from churn.spine import snapshot_dates
 
     start, end = window_bounds(test_as_of)
     dates = snapshot_dates(start, end, cadence)
-    spine = build_spine(tables.customers, dates, churn_date=churn_dates(tables))
+    spine = active_spine(tables, dates)
     labelled = attach_labels(spine, tables, horizon_days, lead_days)
     feats = build_features(spine, tables, spec=spec)
     frame = pd.concat([labelled, feats.drop(columns=["customer_id", "as_of"])], axis=1)

@@ -7,15 +7,16 @@ for training, one date for weekly scoring).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import pandas as pd
 
 from churn.contract import Tables
 from churn.errors import ChurnError
 from churn.features import FeatureSpec, build_features
-from churn.labels import attach_labels, churn_dates
+from churn.labels import activity_events, attach_labels, churn_dates
 from churn.settings import SnapshotSettings
-from churn.spine import build_spine, snapshot_dates
+from churn.spine import build_activity_spine, build_spine, snapshot_dates
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +103,36 @@ def build_training_frame(
         ``customer_id``, ``as_of``, ``label`` (NaN = censored), then the features.
     """
     dates = _training_dates(tables, snapshots, start, end)
-    spine = build_spine(tables.customers, dates, churn_date=churn_dates(tables))
+    spine = active_spine(tables, dates)
     log.info("spine: %d snapshots, %d customer-snapshot rows", len(dates), len(spine))
     labelled = attach_labels(spine, tables, snapshots.horizon_days, snapshots.lead_days)
     feats = build_features(spine, tables, spec=spec, progress=progress)
     return pd.concat([labelled, feats.drop(columns=["customer_id", "as_of"])], axis=1)
 
 
+def active_spine(tables: Tables, as_of_dates: Iterable[object]) -> pd.DataFrame:
+    """Every (customer, as_of) pair where the customer was active, by the dataset's churn rule.
+
+    Churn by date: not churned before ``as_of`` (``churn_dates``, censored at the extraction).
+    Churn by inactivity: last activity known before ``as_of`` less than ``inactivity_days``
+    old (``churn.spine.build_activity_spine``); nothing at or after ``as_of`` decides.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``as_of``; sorted by as_of then customer_id.
+    """
+    if tables.churn_definition == "inactivity":
+        days = tables.inactivity_days
+        return build_activity_spine(tables.customers, as_of_dates, activity_events(tables), days)
+    return build_spine(tables.customers, as_of_dates, churn_date=churn_dates(tables))
+
+
 def scoring_spine(tables: Tables, as_of: object) -> pd.DataFrame:
     """Every customer active at ``as_of``: the spine of one scoring date.
 
-    The same definition of "active" as training: churn dates from ``churn_dates``, so
-    inactivity-defined churn and censoring apply here too.
+    The same definition of "active" as training (:func:`active_spine`), so inactivity-defined
+    churn and censoring apply here too.
 
     Raises
     ------
@@ -127,7 +146,7 @@ def scoring_spine(tables: Tables, as_of: object) -> pd.DataFrame:
             f"as_of {ts} is after the data's extraction date {tables.extraction_date}; "
             "score a date not after the extraction or load fresher data"
         )
-    return build_spine(tables.customers, [ts], churn_date=churn_dates(tables))
+    return active_spine(tables, [ts])
 
 
 def build_scoring_frame(

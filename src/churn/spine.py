@@ -5,8 +5,15 @@ weekly snapshots over the history; weekly scoring uses a spine of one date. Both
 same ``churn.features.build_features`` (see ``churn.dataset``), so a feature cannot mean one
 thing in training and another in scoring.
 
-A customer is on the spine at ``as_of`` when ``signup_date < as_of`` and they had not churned
-before it: ``churn_date`` is unknown or ``churn_date >= as_of``.
+Who is on the spine depends on how the dataset defines churn:
+
+* **by date** (``build_spine``): ``signup_date < as_of`` and they had not churned before it:
+  ``churn_date`` is unknown or ``churn_date >= as_of``;
+* **by inactivity** (``build_activity_spine``): ``signup_date < as_of`` and their last activity
+  known before ``as_of`` is less than ``inactivity_days`` old. Only data known before ``as_of``
+  decides, so cutting the data at ``as_of`` leaves the spine unchanged. (A spine from churn
+  dates derived from the whole extract would keep only the customers whose *final* activity is
+  at or after ``as_of``: the ones that certainly come back.)
 """
 
 from __future__ import annotations
@@ -89,7 +96,9 @@ def build_spine(
         Snapshot instants.
     churn_date
         Churn dates indexed by customer_id, overriding ``customers.churn_date``; pass
-        ``churn_dates(tables)`` so that inactivity-defined churn and censoring apply.
+        ``churn_dates(tables)`` so that censoring at the extraction applies. Churn by inactivity
+        has no churn date known at ``as_of``: use :func:`build_activity_spine` (or
+        ``churn.dataset.active_spine``, which picks the rule from the dataset).
 
     Returns
     -------
@@ -127,3 +136,85 @@ def build_spine(
     out["customer_id"] = out["customer_id"].astype("str")
     out["as_of"] = out["as_of"].astype("datetime64[ns]")
     return out
+
+
+def build_activity_spine(
+    customers: pd.DataFrame,
+    as_of_dates: Iterable[object],
+    activity: pd.DataFrame,
+    inactivity_days: int,
+) -> pd.DataFrame:
+    """Every (customer, as_of) pair where the customer was active at ``as_of``, churn by inactivity.
+
+    Active at ``as_of``: signed up strictly before it, and the last activity known before it
+    (the signup itself when there is none) is less than ``inactivity_days`` old. A customer
+    silent for exactly ``inactivity_days`` has churned, as ``churn.labels.churn_dates`` dates it.
+
+    Parameters
+    ----------
+    customers
+        The customers table (``customer_id``, ``signup_date``).
+    as_of_dates
+        Snapshot instants.
+    activity
+        One row per activity: ``customer_id``, ``t`` (when it happened) and ``known`` (when it
+        reached the data, ``>= t``); it counts at ``as_of`` only when ``known < as_of``.
+        ``churn.labels.activity_events(tables)`` builds it.
+    inactivity_days
+        Silence, in days, after which a customer has churned.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``as_of``; sorted by as_of then customer_id, fresh RangeIndex.
+    """
+    if not inactivity_days or inactivity_days <= 0:
+        raise ChurnError(
+            f"inactivity_days must be a positive number of days (got {inactivity_days!r}); "
+            "set churn.inactivity_days in dataset.yaml"
+        )
+    candidates = build_spine(customers[["customer_id", "signup_date"]], as_of_dates)
+    if candidates.empty:
+        return candidates
+    signup = pd.to_datetime(customers["signup_date"]).to_numpy().astype("datetime64[ns]")
+    signup_of = pd.Series(signup, index=customers_index(customers))
+    last = _last_known(candidates, activity)
+    last = np.fmax(last, signup_of.reindex(candidates["customer_id"]).to_numpy())
+    quiet_since = candidates["as_of"].to_numpy() - np.timedelta64(int(inactivity_days), "D")
+    active = last > quiet_since
+    return candidates.loc[active].reset_index(drop=True)
+
+
+def _last_known(candidates: pd.DataFrame, activity: pd.DataFrame) -> np.ndarray:
+    """Per candidate row: the latest ``t`` among its customer's activities with ``known < as_of``.
+
+    One as-of join instead of a scan per date: activities ordered by ``known`` carry the
+    running maximum of ``t`` per customer, and each (customer, as_of) picks the last running
+    maximum known strictly before ``as_of``.
+    """
+    nat = np.full(len(candidates), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if activity.empty:
+        return nat
+    ev = pd.DataFrame(
+        {
+            "customer_id": pd.Series(activity["customer_id"].to_numpy(), dtype="str"),
+            "t": pd.to_datetime(activity["t"]).to_numpy().astype("datetime64[ns]"),
+            "known": pd.to_datetime(activity["known"]).to_numpy().astype("datetime64[ns]"),
+        }
+    ).dropna()
+    ev = ev.sort_values(["known", "t"], kind="stable").reset_index(drop=True)
+    ev["last"] = ev.groupby("customer_id")["t"].cummax()
+    left = candidates.assign(
+        customer_id=candidates["customer_id"].astype("str"), _row=np.arange(len(candidates))
+    ).sort_values("as_of", kind="stable")
+    joined = pd.merge_asof(
+        left,
+        ev[["customer_id", "known", "last"]],
+        left_on="as_of",
+        right_on="known",
+        by="customer_id",
+        allow_exact_matches=False,  # known at as_of is not known before it
+        direction="backward",
+    )
+    nat[joined["_row"].to_numpy()] = joined["last"].to_numpy().astype("datetime64[ns]")
+    return nat

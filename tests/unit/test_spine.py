@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 from churn.contract import Tables, empty_table
-from churn.dataset import build_scoring_frame, build_training_frame
+from churn.dataset import active_spine, build_scoring_frame, build_training_frame, scoring_spine
 from churn.errors import ChurnError
 from churn.labels import churn_dates
 from churn.settings import SnapshotSettings
-from churn.spine import build_spine, snapshot_dates
+from churn.spine import build_activity_spine, build_spine, snapshot_dates
 
 T = pd.Timestamp
 
@@ -121,3 +121,74 @@ def test_scoring_after_extraction_is_refused():
 def test_scoring_frame_lists_current_customers_only():
     frame = build_scoring_frame(tables(customers()), "2024-06-01")
     assert frame["customer_id"].tolist() == ["a", "c"]
+
+
+def activity(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    """Activities as (customer_id, happened, known) rows."""
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "t": pd.to_datetime([r[1] for r in rows]),
+            "known": pd.to_datetime([r[2] for r in rows]),
+        }
+    )
+
+
+def test_activity_spine_keeps_customers_active_within_the_inactivity_days():
+    acts = activity(("a", "2024-02-20", "2024-02-20"), ("c", "2024-03-01", "2024-03-01"))
+    spine = build_activity_spine(customers(), [T("2024-03-04")], acts, inactivity_days=10)
+    # a: 13 days silent; b: silent since signing up on 01-08; c: 3 days.
+    assert spine["customer_id"].tolist() == ["c"]
+
+
+def test_activity_spine_ignores_activity_known_only_at_or_after_as_of():
+    acts = activity(("a", "2024-03-01", "2024-03-04"), ("c", "2024-03-01", "2024-03-03"))
+    spine = build_activity_spine(customers(), [T("2024-03-04")], acts, inactivity_days=10)
+    assert spine["customer_id"].tolist() == ["c"]
+
+
+def test_activity_spine_needs_a_positive_inactivity_days():
+    with pytest.raises(ChurnError, match="inactivity_days"):
+        build_activity_spine(customers(), [T("2024-03-04")], activity(), inactivity_days=0)
+
+
+def inactivity_tables(extraction: str = "2024-06-01") -> Tables:
+    usage = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "date": pd.to_datetime(["2024-01-01", "2024-05-06", "2024-02-05", "2024-04-01"]),
+            "logins": [3.0, 1.0, 2.0, 5.0],
+        }
+    )
+    return Tables(
+        customers=customers().drop(columns=["churn_date"]),
+        interactions=empty_table("interactions"),
+        nps=empty_table("nps"),
+        usage=usage,
+        extraction_date=T(extraction),
+        usage_metrics=("logins",),
+        churn_definition="inactivity",
+        inactivity_days=28,
+    )
+
+
+def test_scoring_uses_the_same_spine_rule_as_training_for_inactivity_churn():
+    tables = inactivity_tables()
+    weeks = snapshot_dates("2024-02-05", "2024-05-27")
+    training = active_spine(tables, weeks)
+    for week in weeks:
+        expected = training.loc[training["as_of"] == week, "customer_id"].tolist()
+        assert scoring_spine(tables, week)["customer_id"].tolist() == expected
+    # b signed up 01-08 and was silent 28 days on 02-05 (churned); their week [02-05, 02-12)
+    # counts from 02-19 (known at its end, 02-12, so not before it), for 28 days.
+    b = training.loc[training["customer_id"] == "b", "as_of"]
+    assert b.tolist() == [T("2024-02-19"), T("2024-02-26"), T("2024-03-04")]
+
+
+def test_churn_by_date_spine_is_the_churn_date_rule():
+    tables_ = tables(customers())
+    dates = [T("2024-01-22"), T("2024-01-29")]
+    pd.testing.assert_frame_equal(
+        active_spine(tables_, dates),
+        build_spine(tables_.customers, dates, churn_date=churn_dates(tables_)),
+    )
