@@ -116,7 +116,25 @@ def test_model_beats_both_baselines_on_the_test_window(trained):
     assert model_auc > roc_auc(y, logreg.predict_proba(test))
 
 
-def test_metric_floors_on_the_test_window(trained):
+def _best_single_feature(test: pd.DataFrame, features: list[str]) -> tuple[float, float]:
+    """The best ROC AUC and top-decile lift any one numeric feature reaches on ``rows``, each
+    oriented the way that suits it on these very rows (a generous bar for the model)."""
+    from churn.modeling import top_decile_lift
+
+    y = test["label"].to_numpy()
+    best_auc = best_lift = 0.0
+    for col in features:
+        if isinstance(test[col].dtype, pd.CategoricalDtype):
+            continue
+        x = pd.to_numeric(test[col], errors="coerce")
+        x = x.fillna(x.median()).to_numpy(dtype=float)
+        auc = roc_auc(y, x)
+        best_auc = max(best_auc, auc, 1 - auc)
+        best_lift = max(best_lift, top_decile_lift(y, x if auc >= 0.5 else -x))
+    return best_auc, best_lift
+
+
+def test_metric_floors_sit_above_the_best_single_feature(trained):
     from churn.modeling import evaluate
 
     result, _, test, _ = trained
@@ -126,9 +144,28 @@ def test_metric_floors_on_the_test_window(trained):
         as_of=test["as_of"],
         capacity_k=50,
     )
-    assert m["roc_auc"] >= 0.75
-    assert m["top_decile_lift"] >= 3.0
-    assert m["ece"] <= 0.03
+    # Measured on this dataset: the best single feature reaches AUC 0.741 and lift 3.71
+    # (int_sentiment_mean_90d); the model 0.802 and 4.49. Floors between the two, with margin
+    # both ways, and a relative check that survives changes to the simulator.
+    best_auc, best_lift = _best_single_feature(test, result.features)
+    assert m["roc_auc"] >= 0.77 and m["roc_auc"] >= best_auc + 0.03
+    assert m["top_decile_lift"] >= 4.0 and m["top_decile_lift"] >= best_lift + 0.3
+
+
+def _well_calibrated(y: np.ndarray, p: np.ndarray) -> bool:
+    from churn.modeling import calibration_intercept_slope, evaluate
+
+    # Relative to the churn rate: at ~5% churn an absolute ECE <= 0.03 passes p x 0.3.
+    intercept, _ = calibration_intercept_slope(y, p)
+    return evaluate(y, p)["ece"] <= 0.35 * y.mean() and abs(intercept) <= 0.4
+
+
+def test_calibration_floor_catches_probabilities_scaled_by_0_3_or_1_8(trained):
+    result, _, test, _ = trained
+    y, p = test["label"].to_numpy(dtype=float), result.model.predict_proba(test)
+    assert _well_calibrated(y, p)
+    assert not _well_calibrated(y, p * 0.3)
+    assert not _well_calibrated(y, np.clip(p * 1.8, 0, 1))
 
 
 def test_model_approaches_but_does_not_beat_the_oracle(trained, simulated, settings):

@@ -1,4 +1,5 @@
-"""Metrics against hand-computed values on tiny arrays, calibration, and the baselines."""
+"""Metrics against hand-computed values on tiny arrays, calibration, the customer bootstrap
+and the baselines."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.modeling import Calibrator, LogisticBaseline, health_rules_used, health_score
+from churn.modeling import (
+    Calibrator,
+    LogisticBaseline,
+    fit_health_rules,
+    health_rules_used,
+    health_score,
+)
 from churn.modeling import evaluation as ev
+from churn.modeling import uncertainty as unc
 
 # Four customers: two stay (0), two churn (1). Sorted by score: 0.8(1) 0.4(0) 0.35(1) 0.1(0).
 Y = np.array([0.0, 0.0, 1.0, 1.0])
@@ -242,3 +250,239 @@ def test_logistic_baseline_learns_a_simple_signal_with_categories_and_gaps():
     assert ev.roc_auc(y, p) > 0.85
     unseen = frame.head(3).assign(seg=pd.Categorical(["Mid", "Mid", "Mid"]))
     assert np.isfinite(model.predict_proba(unseen)).all()
+
+
+# --- calibration beyond ECE ---------------------------------------------------------------
+
+
+def _calibrated(n: int = 20_000, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes drawn from their own probabilities (churn rate ~4%): calibrated by construction."""
+    rng = np.random.default_rng(seed)
+    p = rng.beta(1, 25, n)
+    return (rng.random(n) < p).astype(float), p
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.8])
+def test_ece_catches_probabilities_scaled_too_low_or_too_high(scale):
+    y, p = _calibrated()
+    # An absolute bound such as ECE <= 0.03 lets p x 0.3 through at a 4% churn rate (ECE ~0.026):
+    # the bound must be relative to the churn rate.
+    bound = 0.25 * y.mean()
+    assert ev.expected_calibration_error(y, p) < bound
+    assert ev.expected_calibration_error(y, np.clip(p * scale, 0, 1)) > 2 * bound
+
+
+@pytest.mark.parametrize(("scale", "sign"), [(0.3, 1), (1.8, -1)])
+def test_calibration_intercept_says_which_way_probabilities_are_off(scale, sign):
+    y, p = _calibrated()
+    intercept, slope = ev.calibration_intercept_slope(y, p)
+    assert abs(intercept) < 0.1 and abs(slope - 1) < 0.1
+    scaled_intercept, _ = ev.calibration_intercept_slope(y, np.clip(p * scale, 0, 1))
+    assert sign * scaled_intercept > 0.5
+
+
+def test_calibration_slope_below_one_means_overconfident():
+    y, p = _miscalibrated(20_000, seed=6)
+    _, slope = ev.calibration_intercept_slope(y, p)
+    # The score's logit is 2.5 x the true one: a slope of about 1 / 2.5.
+    assert slope == pytest.approx(0.4, abs=0.05)
+
+
+def test_a_constant_at_the_churn_rate_has_a_small_ece_and_no_slope():
+    y, p = _calibrated()
+    constant = np.full(len(y), p.mean())
+    # Hardly worse than the calibrated scores: ECE alone says little at low churn rates.
+    assert ev.expected_calibration_error(y, constant) < 0.25 * y.mean()
+    assert math.isnan(ev.calibration_intercept_slope(y, constant)[1])
+
+
+def test_calibration_is_undefined_with_one_class():
+    assert all(math.isnan(v) for v in ev.calibration_intercept_slope(np.zeros(4), P))
+
+
+# --- customer bootstrap -------------------------------------------------------------------
+
+
+def _snapshots(customers: int, weeks: int, seed: int) -> pd.DataFrame:
+    """``weeks`` weekly rows per customer; churners stay churners, scores carry signal + noise."""
+    rng = np.random.default_rng(seed)
+    risk = rng.beta(1, 12, customers)
+    churner = rng.random(customers) < risk
+    rows = pd.DataFrame(
+        {
+            "customer_id": np.tile(np.arange(customers), weeks),
+            "as_of": np.repeat(np.arange(weeks), customers),
+            "label": np.tile(churner, weeks).astype(float),
+        }
+    )
+    rows["p"] = np.tile(risk, weeks) + rng.normal(0, 0.05, len(rows))
+    return rows
+
+
+def _interval(rows: pd.DataFrame, ids: str = "customer_id", metric: str = "roc_auc", **kw):
+    out = unc.bootstrap_intervals(
+        rows["label"].to_numpy(),
+        {"m": rows["p"].to_numpy()},
+        rows[ids].to_numpy(),
+        as_of=rows["as_of"].to_numpy(),
+        capacity_k=20,
+        n_resamples=kw.pop("n_resamples", 400),
+        seed=kw.pop("seed", 0),
+    )
+    return out["m"][metric]
+
+
+def _width(ci: unc.Interval) -> float:
+    return ci.high - ci.low
+
+
+@pytest.mark.parametrize("metric", unc.CI_METRICS)
+def test_bootstrap_interval_covers_the_point_estimate_of_evaluate(metric):
+    rows = _snapshots(600, 4, seed=1)
+    ci = _interval(rows, metric=metric)
+    m = ev.evaluate(rows["label"], rows["p"], as_of=rows["as_of"], capacity_k=20)
+    assert ci.estimate == pytest.approx(m[metric])
+    assert ci.low < ci.estimate < ci.high
+
+
+def test_a_weighted_resample_equals_the_materialised_resample():
+    # Weights stand for copies: metrics on a weighted resample are those of the copied rows,
+    # precision@K included (cut per snapshot date, as evaluate does).
+    rows = _snapshots(300, 3, seed=2)
+    y, p, as_of = rows["label"].to_numpy(), rows["p"].to_numpy(), rows["as_of"].to_numpy()
+    w = unc.customer_weights(rows["customer_id"], 1, seed=3)
+    got = unc.resampled_metrics(y, {"m": p}, w, as_of=as_of, capacity_k=20)["m"]
+    copies = np.repeat(np.arange(len(y)), w[0].astype(int))
+    want = ev.evaluate(y[copies], p[copies], as_of=as_of[copies], capacity_k=20)
+    for metric in unc.CI_METRICS:
+        assert got[metric][0] == pytest.approx(want[metric]), metric
+
+
+def test_all_rows_of_a_customer_are_drawn_together():
+    ids = np.array(["a", "b", "a", "c", "b", "a"])
+    w = unc.customer_weights(ids, 50, seed=0)
+    assert (w[:, 0] == w[:, 2]).all() and (w[:, 0] == w[:, 5]).all() and (w[:, 1] == w[:, 4]).all()
+    # Each resample draws as many customers as there are.
+    assert (w[:, [0, 1, 3]].sum(axis=1) == 3).all()
+
+
+def test_the_interval_widens_with_fewer_customers():
+    many, few = _interval(_snapshots(1600, 2, seed=4)), _interval(_snapshots(200, 2, seed=4))
+    assert _width(few) > 1.8 * _width(many)
+
+
+def test_duplicate_rows_of_one_customer_do_not_narrow_the_interval():
+    once = _snapshots(300, 1, seed=5)
+    # Every customer seen 20 times with the same score and outcome: 20x the rows, no new facts.
+    repeated = pd.concat([once] * 20, ignore_index=True).assign(as_of=0, row=lambda d: d.index)
+    by_customer, by_row = _interval(repeated), _interval(repeated, ids="row")
+    assert _width(by_customer) == pytest.approx(_width(_interval(once)), rel=0.15)
+    # Resampling rows would pretend to know ~sqrt(20) = 4.5 times more.
+    assert _width(by_row) < 0.4 * _width(by_customer)
+
+
+def test_bootstrap_is_reproducible_with_its_seed():
+    rows = _snapshots(300, 2, seed=6)
+    assert _interval(rows, seed=7) == _interval(rows, seed=7)
+    assert _interval(rows, seed=7) != _interval(rows, seed=8)
+
+
+def test_paired_difference_sees_a_lead_that_separate_intervals_hide():
+    rows = _snapshots(2000, 2, seed=1)
+    y = rows["label"].to_numpy()
+    rng = np.random.default_rng(101)
+    better = rows["p"].to_numpy()
+    worse = better + rng.normal(0, 0.04, len(rows))  # the same signal, a little more noise
+    out = unc.bootstrap_intervals(
+        y,
+        {"model": better, "baseline": worse},
+        rows["customer_id"].to_numpy(),
+        n_resamples=400,
+        seed=0,
+        reference="model",
+    )
+    model, base, lead = out["model"]["roc_auc"], out["baseline"]["roc_auc"], out["model-baseline"]
+    assert model.low < base.estimate < model.high  # separately: indistinguishable
+    assert lead["roc_auc"].estimate == pytest.approx(model.estimate - base.estimate)
+    assert lead["roc_auc"].low > 0  # paired: the lead is real
+
+
+# --- health score fitted on validation rows -----------------------------------------------
+
+
+def _renewal_driven(n: int = 4_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "nps_last": rng.integers(0, 11, n).astype(float),
+            "acct_days_to_renewal": rng.integers(0, 365, n).astype(float),
+        }
+    )
+    y = (rng.random(n) < np.where(frame["acct_days_to_renewal"] <= 90, 0.2, 0.02)).astype(float)
+    return frame, y
+
+
+def test_fitted_health_points_follow_where_the_churn_is():
+    frame, y = _renewal_driven()
+    rules = fit_health_rules(frame, y)
+    points = {r.name: r.points for r in rules}
+    used = health_rules_used(list(frame.columns))
+    assert sum(points[name] for name in used) == pytest.approx(100)
+    assert points["renewal within 90 days"] > 80  # the default card gives it 5 of 100
+    assert all(r.points >= 0 for r in rules)
+    # Rules whose feature is absent never fire and keep their default points.
+    assert points["open complaint"] == 20
+
+
+def test_fitted_health_score_ranks_better_than_the_default_card_on_new_rows():
+    frame, y = _renewal_driven(seed=1)
+    new, y_new = _renewal_driven(seed=2)
+    fitted = health_score(new, fit_health_rules(frame, y))["risk_points"]
+    default = health_score(new)["risk_points"]
+    assert ev.roc_auc(y_new, fitted) > ev.roc_auc(y_new, default) + 0.05
+
+
+# --- intervals in the run's metrics and the summary ---------------------------------------
+
+
+def _comparison():
+    from churn.modeling import LOGREG, MODEL, RULE, Comparison
+
+    rows = _snapshots(400, 3, seed=10)
+    cmp = Comparison(rows, rows["label"].to_numpy(), None, capacity_k=20)
+    rng = np.random.default_rng(0)
+    cmp.score(MODEL, np.clip(rows["p"].to_numpy(), 0.001, 0.999))
+    cmp.score(RULE, rng.random(len(rows)))
+    cmp.score(LOGREG, np.clip(rows["p"].to_numpy() + rng.normal(0, 0.05, len(rows)), 0.001, 0.9))
+    cmp.add_intervals(200, seed=0)
+    return cmp
+
+
+def test_run_metrics_carry_customer_level_intervals_and_paired_leads():
+    m = _comparison().metrics()
+    assert m["test_roc_auc_ci_low"] < m["test_roc_auc"] < m["test_roc_auc_ci_high"]
+    assert {"baseline_rule_pr_auc_ci_low", "test_precision_at_k_ci_high"} <= set(m)
+    lead = m["diff_roc_auc_vs_baseline_logreg"]
+    assert lead == pytest.approx(m["test_roc_auc"] - m["baseline_logreg_roc_auc"])
+    assert m["diff_roc_auc_vs_baseline_logreg_ci_low"] < lead
+    assert m["bootstrap_resamples"] == 200
+
+
+def test_no_resamples_means_no_intervals():
+    from churn.modeling import MODEL, Comparison
+
+    rows = _snapshots(50, 2, seed=11)
+    cmp = Comparison(rows, rows["label"].to_numpy(), None, capacity_k=5)
+    cmp.score(MODEL, rows["p"].to_numpy())
+    cmp.add_intervals(0, seed=0)
+    assert not [k for k in cmp.metrics() if "_ci_" in k]
+
+
+def test_summary_shows_each_interval_beside_its_estimate():
+    from churn.pipelines.summary import _cell
+
+    m = {"test_roc_auc": 0.8201, "test_roc_auc_ci_low": 0.7691, "test_roc_auc_ci_high": 0.8649}
+    assert _cell(m, "test_roc_auc", 0.8201) == "0.820 [0.769, 0.865]"
+    assert _cell(m, "test_pr_auc", 0.3) == "0.300"
+    lead = {"d": 0.014, "d_ci_low": -0.005, "d_ci_high": 0.031}
+    assert _cell(lead, "d", 0.014, "+") == "+0.014 [-0.005, +0.031]"

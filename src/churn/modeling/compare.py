@@ -4,12 +4,18 @@ Every scorer is evaluated on the same rows with the same metric functions, so th
 comparison table can be read side by side:
 
 - ``lightgbm`` (calibrated) and ``lightgbm_uncalibrated``: the new model;
-- ``baseline_rule`` (the health-score rule) and ``baseline_logreg`` (logistic regression on the
-  training rows): what a model must beat to be worth having;
+- ``baseline_rule`` (the health-score rule, its points re-chosen on the validation window) and
+  ``baseline_logreg`` (logistic regression on the training rows): what a model must beat to be
+  worth having;
 - ``oracle``: the simulator's true churn probabilities, only when the caller passes them (the
   ceiling no model can honestly pass);
 - ``champion``: the deployed model re-scored on these rows (metrics logged at the champion's own
   training time came from another window and are not comparable).
+
+The model and both baselines also get 95% intervals from a bootstrap over *customers*
+(``churn.modeling.uncertainty``), and the model's lead over each baseline a paired interval on
+the same resamples: the test window holds few distinct churners, each seen in several weekly
+snapshots, so its point metrics alone overstate what is known.
 
 Pure: scores in, metrics out. Loading the champion and the truth is the shell's work.
 """
@@ -25,9 +31,22 @@ import pandas as pd
 
 from churn.contract import Tables
 from churn.errors import ChurnError
-from churn.modeling.baselines import LogisticBaseline, health_score_proba
-from churn.modeling.evaluation import comparison_table, evaluate, roc_auc
+from churn.modeling.baselines import (
+    HEALTH_RULES,
+    HealthRule,
+    LogisticBaseline,
+    fit_health_rules,
+    health_rules_used,
+    health_score_proba,
+)
+from churn.modeling.evaluation import (
+    comparison_table,
+    evaluate,
+    expected_calibration_error,
+    roc_auc,
+)
 from churn.modeling.training import TrainResult
+from churn.modeling.uncertainty import Interval, bootstrap_intervals
 from churn.settings import SnapshotSettings, TrainingSettings
 
 log = logging.getLogger(__name__)
@@ -50,6 +69,9 @@ METRIC_PREFIXES: tuple[tuple[str, str], ...] = (
     ("champion_test", CHAMPION),
 )
 
+#: Scorers that get bootstrap intervals; the model's lead over the baselines is paired.
+INTERVAL_SCORERS: tuple[str, ...] = (MODEL, RULE, LOGREG)
+
 
 @dataclass
 class Comparison:
@@ -67,6 +89,13 @@ class Comparison:
         Metrics per scorer (``churn.modeling.evaluate``), in display order.
     oracle_ratio
         Model / oracle ROC AUC on the rows where the oracle exists; ``None`` without an oracle.
+    intervals
+        :func:`churn.modeling.uncertainty.bootstrap_intervals` of :data:`INTERVAL_SCORERS`
+        (``"lightgbm-baseline_logreg"``: the paired difference); empty until
+        :meth:`add_intervals`.
+    extras
+        Other run metrics by their final name (the constant prediction's ECE, the default
+        health card's test ROC AUC, the fitted card's points, customer counts).
     """
 
     test: pd.DataFrame
@@ -76,6 +105,8 @@ class Comparison:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     results: dict[str, dict[str, float]] = field(default_factory=dict)
     oracle_ratio: float | None = None
+    intervals: dict[str, dict[str, Interval]] = field(default_factory=dict)
+    extras: dict[str, float] = field(default_factory=dict)
 
     def score(self, name: str, p: np.ndarray) -> None:
         """Add scorer ``name`` with probabilities ``p`` on the test rows, and its metrics."""
@@ -100,6 +131,43 @@ class Comparison:
                 out.update({f"{prefix}_{k}": v for k, v in self.results[name].items()})
         if self.oracle_ratio is not None:
             out["model_oracle_ratio"] = self.oracle_ratio
+        return {**out, **self.interval_metrics(), **self.extras}
+
+    def add_intervals(self, n_resamples: int, seed: int) -> None:
+        """Customer-bootstrap intervals of the model and baselines (none if ``n_resamples``
+        is 0)."""
+        scores = {k: self.scores[k] for k in INTERVAL_SCORERS if k in self.scores}
+        if n_resamples <= 0 or MODEL not in scores:
+            return
+        self.intervals = bootstrap_intervals(
+            self.y,
+            scores,
+            self.test["customer_id"].to_numpy(),
+            as_of=self.test["as_of"].to_numpy(),
+            capacity_k=self.capacity_k,
+            n_resamples=n_resamples,
+            seed=seed,
+            reference=MODEL,
+        )
+        self.extras["bootstrap_resamples"] = float(n_resamples)
+
+    def interval_metrics(self) -> dict[str, float]:
+        """``test_roc_auc_ci_low``/``_ci_high`` per scorer prefix, and the paired differences
+        ``diff_roc_auc_vs_baseline_logreg`` with ``_ci_low``/``_ci_high``."""
+        out: dict[str, float] = {}
+        prefixes = dict((name, prefix) for prefix, name in METRIC_PREFIXES)
+        for name, metrics in self.intervals.items():
+            if "-" in name:
+                other = name.split("-", 1)[1]
+                for m, ci in metrics.items():
+                    key = f"diff_{m}_vs_{prefixes[other]}"
+                    out.update(
+                        {key: ci.estimate, f"{key}_ci_low": ci.low, f"{key}_ci_high": ci.high}
+                    )
+            else:
+                for m, ci in metrics.items():
+                    key = f"{prefixes[name]}_{m}"
+                    out.update({f"{key}_ci_low": ci.low, f"{key}_ci_high": ci.high})
         return out
 
 
@@ -145,8 +213,8 @@ def compare_on_test(
     tables
         The dataset (ARR for the ARR-weighted metrics).
     training
-        ``capacity_k`` (customers a team can call per week) and ``seed`` (of the logistic
-        baseline).
+        ``capacity_k`` (customers a team can call per week), ``seed`` (of the logistic
+        baseline and the bootstrap) and ``bootstrap_resamples``.
     oracle
         True probabilities of the test rows (:func:`oracle_scores`), or ``None``.
     """
@@ -156,16 +224,45 @@ def compare_on_test(
     cmp = Comparison(test, y, arr_for(test, tables), training.capacity_k)
     model = result.model
     raw = {MODEL: model.predict_proba(test), MODEL_RAW: model.predict_raw(test)}
-    raw[RULE] = health_score_proba(test)
+    rules = fitted_health_rules(result.split.part(frame, "valid"))
+    raw[RULE] = health_score_proba(test, rules)
     logreg = LogisticBaseline(result.features, seed=training.seed).fit(
         train_rows, train_rows["label"].to_numpy(dtype=float)
     )
     raw[LOGREG] = logreg.predict_proba(test)
     for name, p in raw.items():
         cmp.score(name, p)
+    train_rate = float(train_rows["label"].mean())
+    cmp.extras.update(
+        {
+            "train_churn_rate": train_rate,
+            "test_ece_constant": expected_calibration_error(y, np.full(len(y), train_rate)),
+            "baseline_rule_default_roc_auc": roc_auc(y, health_score_proba(test)),
+            **rule_points_metrics(rules, list(test.columns)),
+            "test_customers": float(test["customer_id"].nunique()),
+            "test_churned_customers": float(test.loc[y == 1, "customer_id"].nunique()),
+        }
+    )
+    cmp.add_intervals(training.bootstrap_resamples, training.seed)
     if oracle is not None:
         add_oracle(cmp, oracle)
     return cmp
+
+
+def fitted_health_rules(valid: pd.DataFrame) -> tuple[HealthRule, ...]:
+    """The health card with its points chosen on the validation rows (never the test rows)."""
+    return fit_health_rules(valid, valid["label"].to_numpy(dtype=float), HEALTH_RULES)
+
+
+def rule_points_metrics(rules: tuple[HealthRule, ...], columns: list[str]) -> dict[str, float]:
+    """``baseline_rule_points_<rule>`` (spaces as underscores) for each rule of the card whose
+    feature is among ``columns`` (the others never fire)."""
+    used = health_rules_used(columns, rules)
+    return {
+        f"baseline_rule_points_{r.name.replace(' ', '_')}": float(r.points)
+        for r in rules
+        if r.name in used
+    }
 
 
 def add_oracle(cmp: Comparison, oracle: np.ndarray) -> None:

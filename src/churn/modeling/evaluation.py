@@ -12,7 +12,11 @@ Conventions, written down once:
 - **Expected calibration error** uses ``n_bins`` *equal-mass* bins: rows sorted by ``p`` and split
   into bins of (nearly) equal count. With churn rates of a few percent, equal-width bins would
   put almost every row in the first bin and hide miscalibration where the list is cut.
-  ECE = sum over bins of (bin share of rows) * |mean(y) - mean(p)| in the bin.
+  ECE = sum over bins of (bin share of rows) * |mean(y) - mean(p)| in the bin. Tied scores
+  are split by position, so a constant prediction's bins are arbitrary equal slices of rows.
+  ECE alone says little at low churn rates (a constant at the training churn rate scores
+  nearly as well), so it is reported with the **calibration intercept and slope**
+  (:func:`calibration_intercept_slope`).
 - **Top-decile lift** = churn rate among the top ceil(n/10) scores / overall churn rate.
 - **ARR captured at K** = ARR of the churners in the top K / ARR of all churners (missing ARR
   counts as 0). In ``evaluate`` the top K for this metric is ranked by expected ARR lost
@@ -26,6 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 #: Metric names in the order reports show them; ``evaluate`` returns exactly these keys.
@@ -35,6 +40,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "log_loss",
     "brier",
     "ece",
+    "calibration_intercept",
+    "calibration_slope",
     "top_decile_lift",
     "precision_at_k",
     "recall_at_k",
@@ -121,6 +128,53 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -
         return math.nan
     gap = (curve["observed_rate"] - curve["mean_predicted"]).abs()
     return float((gap * curve["n"]).sum() / curve["n"].sum())
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _newton_logistic(
+    y: np.ndarray, X: np.ndarray, offset: np.ndarray, iterations: int = 50
+) -> np.ndarray:
+    """Unpenalised logistic regression of ``y`` on ``X`` with an ``offset`` (Newton-Raphson).
+
+    Steps are capped at 5 (in logit units), so separable data gives a large finite answer
+    instead of an overflow."""
+    beta = np.zeros(X.shape[1])
+    for _ in range(iterations):
+        mu = expit(X @ beta + offset)
+        grad = X.T @ (y - mu)
+        hess = (X * (mu * (1 - mu))[:, None]).T @ X
+        step = np.linalg.lstsq(hess + 1e-9 * np.eye(X.shape[1]), grad, rcond=None)[0]
+        step *= min(1.0, 5.0 / max(np.max(np.abs(step)), 1e-300))
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return beta
+
+
+def calibration_intercept_slope(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Logistic recalibration of ``p`` on outcomes ``y``: ``(intercept, slope)``.
+
+    The definitions of Van Calster et al. (2019, "Calibration: the Achilles heel of predictive
+    analytics"): the **slope** b of ``logit P(y=1) = a + b * logit(p)`` (1 is ideal; below 1 the
+    probabilities are too extreme, above 1 too timid) and the **intercept** a of
+    ``logit P(y=1) = a + logit(p)`` with the slope fixed at 1 (calibration in the large; 0 is
+    ideal, positive when the probabilities are too low on average). ``p`` is clipped to
+    [1e-6, 1 - 1e-6] first. NaN with one class only; the slope is NaN for a constant ``p``.
+    """
+    y, p = _arrays(y, p)
+    if len(np.unique(y)) < 2:
+        return math.nan, math.nan
+    z = _logit(p)
+    ones = np.ones((len(y), 1))
+    intercept = _newton_logistic(y, ones, z)[0]
+    if np.ptp(z) == 0:
+        return float(intercept), math.nan
+    slope = _newton_logistic(y, np.column_stack([ones, z]), np.zeros(len(y)))[1]
+    return float(intercept), float(slope)
 
 
 def top_decile_lift(y: np.ndarray, p: np.ndarray) -> float:
@@ -225,12 +279,15 @@ def evaluate(
             if arr is not None
             else math.nan
         )
+    intercept, slope = calibration_intercept_slope(y, p)
     return {
         "roc_auc": roc_auc(y, p),
         "pr_auc": pr_auc(y, p),
         "log_loss": logloss(y, p),
         "brier": brier(y, p),
         "ece": expected_calibration_error(y, p, n_bins),
+        "calibration_intercept": intercept,
+        "calibration_slope": slope,
         "top_decile_lift": top_decile_lift(y, p),
         "precision_at_k": _per_snapshot_mean(at_k["precision_at_k"]),
         "recall_at_k": _per_snapshot_mean(at_k["recall_at_k"]),

@@ -345,7 +345,8 @@ def _json_scalar(v: Any) -> bool:
 
 
 def cheap_settings(settings: Settings) -> Settings:
-    """Faster settings for the rolling backtest: a higher learning rate, fewer rounds."""
+    """Faster settings (a higher learning rate, fewer rounds) for quick experiments only: a
+    backtest run with them describes another model than the one reported and deployed."""
     tr = settings.training
     lgbm = {**tr.lightgbm, "learning_rate": max(float(tr.lightgbm.get("learning_rate", 0.05)), 0.1)}
     training = tr.model_copy(
@@ -363,13 +364,16 @@ def backtest(
     settings: Settings,
     *,
     windows: int | None = None,
-    cheap: bool = True,
+    cheap: bool = False,
     on_window: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Rolling out-of-time backtest: retrain for each of ``windows`` earlier test windows.
 
     Window 0 is the latest test window; window w ends ``w * test_snapshots`` dates earlier, so the
     windows do not overlap. Windows that the history cannot support are skipped with a log line.
+    Each window is trained with ``settings`` exactly as the reported model is (``cheap=True``:
+    :func:`cheap_settings`, for quick experiments only), so the backtest's spread describes
+    the model that is deployed.
 
     Returns
     -------

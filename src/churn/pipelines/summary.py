@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from churn.modeling import CHAMPION, LOGREG, MODEL, ORACLE, RULE
+from churn.modeling import CHAMPION, CI_METRICS, LOGREG, METRIC_PREFIXES, MODEL, ORACLE, RULE
 
 
 @dataclass
@@ -37,18 +37,51 @@ SUMMARY_METRICS: dict[str, str] = {
     "log_loss": "log loss",
     "brier": "Brier",
     "ece": "ECE",
+    "calibration_intercept": "calibration intercept",
+    "calibration_slope": "calibration slope",
     "top_decile_lift": "top-decile lift",
     "precision_at_k": "precision@K",
     "recall_at_k": "recall@K",
     "arr_captured_at_k": "ARR captured@K",
 }
-_COLUMNS = {
-    MODEL: "LightGBM",
-    RULE: "health score",
-    LOGREG: "logistic",
-    ORACLE: "oracle",
-    CHAMPION: "champion",
-}
+_NAMES = ("LightGBM", "health score", "logistic", "oracle", "champion")
+_COLUMNS = dict(zip((MODEL, RULE, LOGREG, ORACLE, CHAMPION), _NAMES, strict=True))
+_PREFIX = {name: prefix for prefix, name in METRIC_PREFIXES}
+_CAPTION = (
+    "[95% interval]: bootstrap over test customers (all of a customer's rows drawn together); "
+    "ECE: 10 equal-mass bins; calibration intercept (slope fixed at 1) and slope: logistic "
+    "recalibration of logit(p), ideal 0 and 1; @K: per weekly snapshot, ARR ranked by p x ARR"
+)
+
+
+def _cell(m: dict[str, float], key: str, v: Any, sign: str = "") -> str:
+    """``0.820 [0.769, 0.865]`` when the run has ``key_ci_low``, else ``0.820``."""
+
+    def num(x: Any) -> str:
+        return "-" if x is None or not math.isfinite(float(x)) else f"{float(x):{sign}.3f}"
+
+    ci = f" [{num(m[key + '_ci_low'])}, {num(m[key + '_ci_high'])}]" if key + "_ci_low" in m else ""
+    return num(v) + ci
+
+
+def _extra_lines(m: dict[str, float], k: int | None) -> list[str]:
+    """The model's paired lead over each baseline, and what its ECE is worth."""
+    lines = []
+    for name in (RULE, LOGREG):
+        keys = [(c, f"diff_{c}_vs_{_PREFIX[name]}") for c in CI_METRICS]
+        parts = [f"{SUMMARY_METRICS[c]} {_cell(m, d, m[d], '+')}" for c, d in keys if d in m]
+        text = f"LightGBM - {_COLUMNS[name]} (paired): " + "; ".join(parts)
+        lines += [text.replace("@K", f"@{k}" if k else "@K")] if parts else []
+    if "test_ece_constant" in m:
+        boot = f"{int(m.get('bootstrap_resamples', 0))} resamples of "
+        lines.append(
+            f"intervals: {boot}{int(m['test_customers']):,} test customers "
+            f"({int(m['test_churned_customers'])} churned); ECE of a constant at the training "
+            f"churn rate ({m['train_churn_rate']:.1%}): {m['test_ece_constant']:.3f}; health "
+            "score: points fitted on the validation window (test ROC AUC "
+            f"{m['baseline_rule_default_roc_auc']:.3f} with the default points)"
+        )
+    return lines
 
 
 def summary_renderables(report: TrainReport, capacity_k: int | None = None) -> list[Any]:
@@ -56,16 +89,16 @@ def summary_renderables(report: TrainReport, capacity_k: int | None = None) -> l
     from rich import box
     from rich.table import Table
 
-    title = "Out-of-time test window " + report.split.get("test_as_of", "")
     table = Table(
-        title=title,
+        title="Out-of-time test window " + report.split.get("test_as_of", ""),
         title_justify="left",
         box=box.SIMPLE_HEAD,
-        caption="ECE: 10 equal-mass bins; @K: per weekly snapshot, ARR ranked by p x ARR"
+        caption=_CAPTION
         + ("; oracle: the simulator's true probabilities" if ORACLE in report.comparison else ""),
         caption_justify="left",
     )
     table.add_column("metric")
+    m = report.metrics
     shown = [c for c in _COLUMNS if c in report.comparison.columns]
     for c in shown:
         table.add_column(_COLUMNS[c], justify="right")
@@ -74,13 +107,9 @@ def summary_renderables(report: TrainReport, capacity_k: int | None = None) -> l
             continue
         if capacity_k and key.endswith("_at_k"):
             label = label.replace("@K", f"@{capacity_k}")
-        cells = []
-        for c in shown:
-            v = report.comparison.at[key, c]
-            cells.append("-" if v is None or not math.isfinite(float(v)) else f"{float(v):.3f}")
+        cells = [_cell(m, f"{_PREFIX[c]}_{key}", report.comparison.at[key, c]) for c in shown]
         table.add_row(label, *cells)
-    lines = []
-    m = report.metrics
+    lines = _extra_lines(m, capacity_k)
     if "model_oracle_ratio" in m:
         lines.append(f"model / oracle ROC AUC: {m['model_oracle_ratio']:.3f}")
     if "backtest_roc_auc_mean" in m:
@@ -90,10 +119,8 @@ def summary_renderables(report: TrainReport, capacity_k: int | None = None) -> l
             f"(min {m['backtest_roc_auc_min']:.3f})"
         )
     lines.append(f"gate: {report.gate_outcome}")
-    lines.append(
-        f"run {report.run_id}, model churn version {report.model_version}"
-        + (" (champion)" if report.promoted else "")
-    )
+    champion = " (champion)" if report.promoted else ""
+    lines.append(f"run {report.run_id}, model churn version {report.model_version}{champion}")
     lines.append(f"took {report.seconds:.0f} s; browse runs with: make ui")
     return [table, *lines]
 
@@ -107,22 +134,13 @@ def static_summary_lines(report: Any) -> list[str]:
         f"  churn rate {report.churn_rate:.1%}, {report.features} features",
         f"  {'metric':<16} {'LightGBM':>16} {'logistic':>9}",
     ]
-    for key, label in (
-        ("roc_auc", "ROC AUC"),
-        ("pr_auc", "PR AUC"),
-        ("top_decile_lift", "top-decile lift"),
-        ("brier", "Brier"),
-        ("log_loss", "log loss"),
-    ):
+    for key in ("roc_auc", "pr_auc", "top_decile_lift", "brier", "log_loss"):
         lines.append(
-            f"  {label:<16} {m[f'cv_{key}']:>8.3f} +/- {m[f'cv_{key}_std']:.3f}"
+            f"  {SUMMARY_METRICS[key]:<16} {m[f'cv_{key}']:>8.3f} +/- {m[f'cv_{key}_std']:.3f}"
             f" {m[f'baseline_logreg_{key}']:>9.3f}"
         )
-    model = (
-        f", model {report.registered_model} version {report.model_version}"
-        if report.registered_model
-        else ""
-    )
+    model = report.registered_model and f", model {report.registered_model}"
+    model = f"{model} version {report.model_version}" if model else ""
     lines.append(f"final model: {report.trees} trees on all {report.rows:,} rows")
     lines.append(
         f"run {report.run_id} (experiment {report.experiment}){model}; not the weekly churn "
