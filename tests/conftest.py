@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -47,3 +48,36 @@ def make_tables(
 def tiny_tables() -> Callable[..., Tables]:
     """The factory :func:`make_tables`, as a fixture."""
     return make_tables
+
+
+@pytest.fixture(scope="session")
+def small_model():
+    """A small LightGBM churn model trained on synthetic snapshots: ``(TrainResult, frame)``."""
+    from churn.modeling import train_model
+    from churn.settings import Settings, TrainingSettings
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2023-01-02", periods=40, freq="W-MON")
+    n = 150
+    seg = rng.choice(["SMB", "Ent"], n)
+    parts = []
+    for d in dates:
+        x = rng.normal(size=n)
+        y = (rng.random(n) < 1 / (1 + np.exp(-(x - 1 + (seg == "SMB"))))).astype(float)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": [f"c{i}" for i in range(n)],
+                    "as_of": d,
+                    "label": y,
+                    "x": x,
+                    "seg": pd.Categorical(seg),
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    tr = TrainingSettings(num_threads=1, num_boost_round=50)
+    settings = Settings(
+        training=tr.model_copy(update={"lightgbm": {**tr.lightgbm, "min_child_samples": 20}})
+    )
+    return train_model(frame, settings), frame

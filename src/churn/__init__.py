@@ -35,7 +35,9 @@ _API: dict[str, str] = {
     "snapshot_dates": "churn.spine",
     "latest_complete_week": "churn.spine",
     "build_spine": "churn.spine",
+    "build_activity_spine": "churn.spine",
     "churn_dates": "churn.labels",
+    "activity_events": "churn.labels",
     "attach_labels": "churn.labels",
     "FeatureSpec": "churn.features",
     "build_features": "churn.features",
@@ -47,6 +49,7 @@ _API: dict[str, str] = {
     "build_scoring_frame": "churn.dataset",
     "first_snapshot": "churn.dataset",
     "scoring_spine": "churn.dataset",
+    "active_spine": "churn.dataset",
     # model
     "ChurnModel": "churn.modeling",
     "train_model": "churn.modeling",
@@ -58,10 +61,10 @@ _API: dict[str, str] = {
     "top_reasons": "churn.explain",
     "global_drivers": "churn.explain",
     # the registered champion (MLflow: part of the shell)
-    "load_champion": "churn.pipelines.registry",
-    "champion_version": "churn.pipelines.registry",
+    "load_champion": "churn.pipelines.champion",
+    "champion_version": "churn.pipelines.champion",
     "default_tracking_uri": "churn.pipelines.tracking",
-    "NoChampionError": "churn.pipelines.registry",
+    "NoChampionError": "churn.pipelines.champion",
     "tables_fingerprint": "churn.pipelines.lineage",
 }
 

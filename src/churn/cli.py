@@ -146,6 +146,17 @@ def validate(data: DataOpt) -> None:
     typer.echo(summarize(load_dataset(data)))
 
 
+AcceptLeakOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--accept-leak-risk",
+        metavar="COLUMN",
+        help="A feature (static tables: a column) the leak probe named that you know is "
+        "legitimate; repeat for several. --force does not override the leak probe.",
+    ),
+]
+
+
 @app.command()
 def train(
     data: DataOpt = Path("data/raw/demo"),
@@ -179,11 +190,14 @@ def train(
             "oracle, the true churn probabilities, beside the model. Default: no oracle.",
         ),
     ] = None,
+    accept_leak_risk: AcceptLeakOpt = None,
 ) -> None:
     """Train out of time, compare with baselines, log to MLflow, register; promote if no worse.
 
     A static customer table (``churn.definition: flag``, no time axis) is cross-validated
     instead, logged to MLflow and registered as churn-static-<dataset>, never as champion.
+    A run the leak probe finds too good to be true (a feature alone at ROC AUC >= 0.95, the model
+    at >= 0.98 or above 1.02x the oracle; training.leak_*) is logged, not registered: exit code 3.
     """
     from rich.console import Console
 
@@ -200,8 +214,9 @@ def train(
             n_splits=cv_folds,
             n_repeats=cv_repeats,
             progress=True,
+            accept_leak_risk=tuple(accept_leak_risk or ()),
         )
-        for line in static_summary_lines(static):
+        for line in [*static_summary_lines(static), f"leak probe: {static.leak_probe}"]:
             typer.echo(line)
         return
     report = run_train(
@@ -212,6 +227,7 @@ def train(
         experiment=experiment or "churn",
         run_backtest=backtest,
         progress=True,
+        accept_leak_risk=tuple(accept_leak_risk or ()),
     )
     console = Console()
     k = load_settings(config).training.capacity_k
@@ -390,7 +406,8 @@ def catalogue(
 
 
 def main() -> None:
-    """Console-script entry point: user errors become a clear message and exit code 2."""
+    """Console-script entry point: user errors become a clear message and their exit code (2;
+    3 for a suspected leak, ``churn.errors.LeakSuspected``)."""
     try:
         app()
     except ChurnError as exc:

@@ -185,9 +185,9 @@ def ensure_champion(data: Path, tracking_uri: str, config: Path | None, *, train
     ``make notebooks`` on a fresh clone has data but no model yet: training here is what
     ``make train`` would do, so the model notebooks have something to show.
     """
-    from churn.pipelines import registry
+    from churn.pipelines import champion
 
-    if registry.champion_version(tracking_uri) is not None:
+    if champion.champion_version(tracking_uri) is not None:
         return
     if not train:
         raise ChurnError(

@@ -275,7 +275,7 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
     from typer.testing import CliRunner
 
     from churn.cli import app
-    from churn.pipelines import registry, tracking
+    from churn.pipelines import champion, tracking
     from churn.pipelines.train import run_train
     from churn.simulate import simulate, write_dataset
 
@@ -290,8 +290,8 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
 
     truth = data / "ground_truth"
     first = run_train(data, config, oracle=truth, force=True, tracking_uri=uri, progress=False)
-    champion = registry.load_champion(uri)
-    assert champion.metadata["model_version"] == first.model_version
+    loaded = champion.load_champion(uri)
+    assert loaded.metadata["model_version"] == first.model_version
     assert first.promoted
     for key in (
         "test_roc_auc",

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "data": 2,
     "simulate": 2,
     "spine": 3,
+    "scoring_date": 3,
     "features": 3,
     "labels": 4,
     "dataset": 5,

@@ -51,6 +51,9 @@ DEFAULTS = {
         "tune_timeout_s": 600,
         "gate_tolerance": 0.002,
         "shap_sample": 2000,
+        "bootstrap_resamples": 1000,
+        "leak_single_feature_auc": 0.95,
+        "leak_model_auc": 0.98,
     },
     "scoring": {
         "list_size": 100,

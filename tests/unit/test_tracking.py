@@ -17,8 +17,8 @@ import pytest
 
 from churn.contract import Tables, empty_table
 from churn.modeling import gate, promotion
-from churn.pipelines import lineage, registry, tracking
-from churn.pipelines.registry import NoChampionError
+from churn.pipelines import champion, lineage, registry, tracking
+from churn.pipelines.champion import NoChampionError
 
 # --- gate ---------------------------------------------------------------------------------
 
@@ -65,7 +65,7 @@ def test_environment_overrides_the_tracking_uri(monkeypatch):
 def test_no_champion_says_to_train_first_and_creates_nothing(tmp_path):
     uri = f"sqlite:///{tmp_path}/models/mlflow.db"
     with pytest.raises(NoChampionError, match="run make train first"):
-        registry.load_champion(uri)
+        champion.load_champion(uri)
     assert not (tmp_path / "models" / "mlflow.db").exists()
 
 
@@ -166,58 +166,27 @@ def mlflow_server(tmp_path):
         proc.kill()
 
 
-def _small_model():
-    from churn.modeling import train_model
-    from churn.settings import Settings, TrainingSettings
-
-    rng = np.random.default_rng(0)
-    dates = pd.date_range("2023-01-02", periods=40, freq="W-MON")
-    n = 150
-    seg = rng.choice(["SMB", "Ent"], n)
-    parts = []
-    for d in dates:
-        x = rng.normal(size=n)
-        y = (rng.random(n) < 1 / (1 + np.exp(-(x - 1 + (seg == "SMB"))))).astype(float)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "customer_id": [f"c{i}" for i in range(n)],
-                    "as_of": d,
-                    "label": y,
-                    "x": x,
-                    "seg": pd.Categorical(seg),
-                }
-            )
-        )
-    frame = pd.concat(parts, ignore_index=True)
-    tr = TrainingSettings(num_threads=1, num_boost_round=50)
-    settings = Settings(
-        training=tr.model_copy(update={"lightgbm": {**tr.lightgbm, "min_child_samples": 20}})
-    )
-    return train_model(frame, settings), frame
-
-
 @pytest.mark.slow
-def test_model_logged_to_a_real_server_loads_back_as_champion(mlflow_server):
+def test_model_logged_to_a_real_server_loads_back_as_champion(mlflow_server, small_model):
     import mlflow
 
-    result, frame = _small_model()
+    result, frame = small_model
     with tracking.using_tracking_uri(mlflow_server):
         exp = tracking.get_or_create_experiment("churn-test", mlflow_server)
         with mlflow.start_run(experiment_id=exp) as run:
             info = registry.log_churn_model(result.model, frame)
     assert info.registered_model_version is not None
     with pytest.raises(NoChampionError):
-        registry.load_champion(mlflow_server)
+        champion.load_champion(mlflow_server)
 
     registry.promote(info.registered_model_version, mlflow_server)
-    champion = registry.load_champion(mlflow_server)
+    loaded = champion.load_champion(mlflow_server)
 
     rows = frame.head(25)
-    np.testing.assert_allclose(champion.predict_proba(rows), result.model.predict_proba(rows))
-    assert champion.feature_names == result.model.feature_names
-    assert champion.metadata["run_id"] == run.info.run_id
-    assert champion.metadata["model_version"] == str(info.registered_model_version)
+    np.testing.assert_allclose(loaded.predict_proba(rows), result.model.predict_proba(rows))
+    assert loaded.feature_names == result.model.feature_names
+    assert loaded.metadata["run_id"] == run.info.run_id
+    assert loaded.metadata["model_version"] == str(info.registered_model_version)
     # The stored model is LightGBM's own text format: no pickled project code involved.
     with tracking.using_tracking_uri(mlflow_server):
         local = mlflow.artifacts.download_artifacts("models:/churn@champion")
@@ -253,3 +222,16 @@ def test_model_that_beats_the_oracle_is_rejected_as_leaking():
     promoted, why = promotion.decide_promotion(0.95, None, has_champion=False, oracle_ratio=1.08)
     assert not promoted and "leaks" in why
     assert promotion.decide_promotion(0.80, None, has_champion=False, oracle_ratio=0.97)[0]
+
+
+def test_using_a_tracking_uri_leaves_the_environment_as_it_was(tmp_path, monkeypatch):
+    # MLflow 3 writes MLFLOW_TRACKING_URI when a URI is set; a later run in the same process
+    # must not silently go to this block's store.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with tracking.using_tracking_uri(f"sqlite:///{tmp_path}/a.db"):
+        pass
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    with tracking.using_tracking_uri(f"sqlite:///{tmp_path}/b.db"):
+        pass
+    assert os.environ["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5999"

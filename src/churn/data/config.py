@@ -23,6 +23,7 @@ Dataset config (every key is optional except where said)
           customer_id: AccountId
           signup_date: Created
         read: {sep: ";", encoding: latin-1}   # passed to the reader, see below
+        ignore: [churn_score]       # source columns never read (never features)
         date_format: "%d/%m/%Y"     # strftime format of every date column of the table, or a
                                     # mapping {contract column: format}; default: ISO 8601, then
                                     # a format guessed from the first value (warned)
@@ -205,6 +206,10 @@ class TableConfig(_Section):
     values: dict[Text, Any] = Field(default_factory=dict)
     """Contract columns the source does not have, as one value for every row (e.g. a purchase
     log used as interactions: {channel: web, category: purchase})."""
+    ignore: Names = ()
+    """Source columns never read, so never features: e.g. a usage metric or an optional
+    contract column known only after the outcome (a vendor churn score, a satisfaction survey
+    taken at exit). Static tables use static.ignore."""
 
     def date_formats(self, table: str) -> dict[str, str]:
         """Contract datetime column -> format."""

@@ -31,7 +31,8 @@ def map_columns(
     to ``findings`` with the source's columns and close matches.
     """
     label = label or name
-    frame = frame.rename(columns=str)
+    # tables.<name>.ignore: never read, as if the file did not have them.
+    frame = frame.rename(columns=str).drop(columns=list(tcfg.ignore), errors="ignore")
     report = _reporter(name, label, list(frame.columns), findings)
     out: dict[str, pd.Series] = {}
     used: set[str] = set()

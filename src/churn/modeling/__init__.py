@@ -1,9 +1,12 @@
-"""Model, calibration, training, evaluation, baselines and the promotion gate."""
+"""Model, calibration, training, evaluation, baselines, the leak probe and the promotion gate."""
 
 from __future__ import annotations
 
 from churn.modeling.baselines import (
+    HEALTH_RULES,
+    HealthRule,
     LogisticBaseline,
+    fit_health_rules,
     health_rules_used,
     health_score,
     health_score_proba,
@@ -11,6 +14,7 @@ from churn.modeling.baselines import (
 from churn.modeling.compare import (
     CHAMPION,
     LOGREG,
+    METRIC_PREFIXES,
     MODEL,
     MODEL_RAW,
     ORACLE,
@@ -22,6 +26,7 @@ from churn.modeling.compare import (
     rescore_champion,
 )
 from churn.modeling.evaluation import (
+    calibration_intercept_slope,
     comparison_table,
     evaluate,
     gains_curve,
@@ -30,8 +35,20 @@ from churn.modeling.evaluation import (
     roc_auc,
     top_decile_lift,
 )
+from churn.modeling.leakage import (
+    LEAK_PROBE_ARTIFACT,
+    LEAK_PROBE_TAG,
+    ORACLE_LEAK_RATIO,
+    LeakProbe,
+    check_comparison,
+    check_model,
+    probe_features,
+    probe_rows,
+    single_feature_auc,
+    suspect_names,
+)
 from churn.modeling.model import Calibrator, ChurnModel
-from churn.modeling.promotion import ORACLE_LEAK_RATIO, decide_promotion, gate, judge
+from churn.modeling.promotion import decide_promotion, gate, judge
 from churn.modeling.training import (
     backtest,
     backtest_summary,
@@ -41,14 +58,23 @@ from churn.modeling.training import (
     train_model,
     tune,
 )
+from churn.modeling.uncertainty import CI_METRICS, Interval, bootstrap_intervals
 
 __all__ = [
     "CHAMPION",
+    "CI_METRICS",
     "Calibrator",
     "ChurnModel",
     "Comparison",
+    "HEALTH_RULES",
+    "HealthRule",
+    "Interval",
+    "LEAK_PROBE_ARTIFACT",
+    "LEAK_PROBE_TAG",
     "LOGREG",
+    "LeakProbe",
     "LogisticBaseline",
+    "METRIC_PREFIXES",
     "MODEL",
     "MODEL_RAW",
     "ORACLE",
@@ -56,6 +82,10 @@ __all__ = [
     "RULE",
     "backtest",
     "backtest_summary",
+    "bootstrap_intervals",
+    "calibration_intercept_slope",
+    "check_comparison",
+    "check_model",
     "compare_on_test",
     "comparison_figures",
     "comparison_table",
@@ -63,6 +93,7 @@ __all__ = [
     "evaluate",
     "feature_columns",
     "feature_importance",
+    "fit_health_rules",
     "gains_curve",
     "gate",
     "health_rules_used",
@@ -72,9 +103,13 @@ __all__ = [
     "oracle_scores",
     "out_of_time_split",
     "pr_auc",
+    "probe_features",
+    "probe_rows",
     "reliability_curve",
     "rescore_champion",
     "roc_auc",
+    "single_feature_auc",
+    "suspect_names",
     "top_decile_lift",
     "train_model",
     "tune",

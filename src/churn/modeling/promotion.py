@@ -6,6 +6,7 @@ import logging
 import math
 
 from churn.modeling.compare import MODEL, ORACLE, Comparison
+from churn.modeling.leakage import ORACLE_LEAK_RATIO, oracle_finding
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,6 @@ def gate(challenger_metric: float, champion_metric: float | None, tolerance: flo
     if champion_metric is None or not math.isfinite(champion_metric):
         return True
     return challenger_metric >= champion_metric - tolerance
-
-
-#: A model cannot rank better than the true probabilities. Beating the oracle's ROC AUC by more
-#: than sampling noise (~1% on a few thousand test rows) means a feature knows the future.
-ORACLE_LEAK_RATIO = 1.02
 
 
 def decide_promotion(
@@ -68,11 +64,8 @@ def decide_promotion(
     """
     verdict = "forced: " if force else "kept champion: "
     if oracle_ratio is not None and oracle_ratio > ORACLE_LEAK_RATIO:
-        return force, (
-            ("forced: " if force else "rejected: ")
-            + f"model beats the oracle (ROC AUC ratio {oracle_ratio:.3f} > {ORACLE_LEAK_RATIO}):"
-            " a feature leaks the future"
-        )
+        # The words of the leak probe (churn.modeling.leakage), which refuses such a run.
+        return force, ("forced: " if force else "rejected: ") + oracle_finding(oracle_ratio)
     if not has_champion:
         passed = gate(challenger_metric, None, tolerance)
         return passed or force, "promoted: first model" if passed else verdict + "no valid AUC"
@@ -104,8 +97,8 @@ def judge(
     ratio = comparison.oracle_ratio
     if ratio is not None and ratio > ORACLE_LEAK_RATIO:
         log.warning(
-            "the model ranks better than the true probabilities (ROC AUC %.3f vs oracle %.3f): "
-            "a feature leaks the future; see features/importance.csv in the run",
+            "%s (ROC AUC %.3f vs oracle %.3f); see evaluation/leak_probe.csv in the run",
+            oracle_finding(ratio),
             auc,
             comparison.results[ORACLE]["roc_auc"],
         )

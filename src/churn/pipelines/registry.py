@@ -2,7 +2,8 @@
 
 A model is stored as LightGBM's native text file with the calibrator, features and horizon as
 JSON-safe ``metadata`` in its MLmodel file, so loading needs no pickled project code:
-:func:`load_champion` rebuilds a ``ChurnModel`` from the booster and that metadata.
+``churn.pipelines.champion.load_champion`` rebuilds a ``ChurnModel`` from the booster and that
+metadata. This module writes: it logs, registers, tags and promotes versions.
 """
 
 from __future__ import annotations
@@ -13,16 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn.errors import ChurnError
 from churn.modeling import ChurnModel
 from churn.pipelines import tracking
 
 REGISTERED_MODEL = "churn"
 CHAMPION_ALIAS = "champion"
-
-
-class NoChampionError(ChurnError):
-    """No model carries the champion alias yet."""
 
 
 def log_churn_model(
@@ -66,64 +62,6 @@ def log_churn_model(
         )
     finally:
         quiet.setLevel(level)
-
-
-def champion_version(
-    tracking_uri: str | None = None, name: str = REGISTERED_MODEL, alias: str = CHAMPION_ALIAS
-) -> Any | None:
-    """The ModelVersion carrying ``alias``, or ``None``."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    uri = tracking_uri or tracking.default_tracking_uri()
-    db = tracking.sqlite_path(uri)
-    if db is not None and not db.exists():
-        # Do not create an empty store just to find that it holds nothing.
-        return None
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
-
-
-def load_champion(
-    tracking_uri: str | None = None, name: str = REGISTERED_MODEL, alias: str = CHAMPION_ALIAS
-) -> ChurnModel:
-    """Load the model version that carries ``alias`` as a ``ChurnModel``.
-
-    Raises
-    ------
-    NoChampionError
-        When the registry has no such model or alias.
-    """
-    import mlflow.lightgbm
-    from mlflow.models import get_model_info
-
-    uri = tracking_uri or tracking.default_tracking_uri()
-    version = champion_version(uri, name, alias)
-    if version is None:
-        raise NoChampionError(
-            f"no trained model: run make train first (no model {name!r} with alias {alias!r} "
-            f"in {uri})"
-        )
-    model_uri = f"models:/{name}@{alias}"
-    with tracking.using_tracking_uri(uri):
-        booster = mlflow.lightgbm.load_model(model_uri)
-        stored = get_model_info(model_uri).metadata or {}
-    if "calibrator" not in stored:
-        raise ChurnError(
-            f"model {name} version {version.version} has no churn metadata (calibrator, "
-            "features): it was not logged by `churn train`; retrain with `make train`"
-        )
-    return ChurnModel.from_parts(
-        booster,
-        stored,
-        run_id=version.run_id,
-        model_version=str(version.version),
-        model_name=name,
-        alias=alias,
-    )
 
 
 def promote(

@@ -18,8 +18,8 @@ import pandas as pd
 
 from churn._progress import progress_bar
 from churn.contract import Tables
-from churn.errors import ChurnError
 from churn.pipelines.week import check_week, score_scorable, week_data
+from churn.scoring_date import parse_as_of
 from churn.settings import Settings
 from churn.spine import latest_complete_week
 
@@ -131,7 +131,7 @@ def run_score(
 ) -> ScoreResult:
     """The ``churn score`` command: load data, settings and the champion, then :func:`score_week`."""
     from churn.data import load_dataset
-    from churn.pipelines.registry import load_champion
+    from churn.pipelines.champion import load_champion
     from churn.settings import load_settings
 
     settings = load_settings(config)
@@ -139,10 +139,7 @@ def run_score(
     model = load_champion(tracking_uri)
     tables = load_dataset(data)
     if as_of:
-        try:
-            when = pd.Timestamp(as_of)
-        except ValueError as exc:
-            raise ChurnError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
+        when = parse_as_of(as_of, settings.snapshots.cadence)
     else:
         when = latest_complete_week(tables.extraction_date, settings.snapshots.cadence)
         log.info("scoring the latest complete week: as_of %s", when.date())

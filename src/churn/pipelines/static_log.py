@@ -1,8 +1,9 @@
 """A static-table run: what it stores in MLflow (params, metrics, tags, tables, the model) and
-what it reports."""
+what it reports; and the leak probe's tags and table, in both modes (``log_leak_probe``)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from churn.pipelines import tracking
+
+log = logging.getLogger(__name__)
 
 #: Registered-model prefix of static-table models. Never ``churn``: that name (and its champion
 #: alias) belongs to the time-based model that is scored every week.
@@ -36,6 +39,23 @@ class StaticTrainReport:
     model_version: str | None
     warnings: tuple[str, ...]
     seconds: float
+    leak_probe: str = ""  # the probe's finding in one line (the run's leak_probe tag)
+
+
+def log_leak_probe(probe: Any, name: str | None) -> str | None:
+    """Log a ``churn.modeling.LeakProbe`` into the active run (its tags, and every feature's
+    single AUC as ``evaluation/leak_probe.csv``); the model name to register: ``name``, or
+    ``None`` when the probe refuses the run. ``probe`` ``None``: nothing logged."""
+    import mlflow
+
+    from churn.modeling import LEAK_PROBE_ARTIFACT
+
+    if probe is None:
+        return name
+    log.info("leak probe: %s", probe.finding())
+    mlflow.set_tags(probe.tags())
+    mlflow.log_text(probe.table.to_csv(index=False), LEAK_PROBE_ARTIFACT)
+    return None if probe.refused else name
 
 
 def log_static_run(
@@ -47,11 +67,13 @@ def log_static_run(
     metrics: dict[str, float],
     setup: dict[str, Any],
     name: str | None,
+    probe: Any = None,
 ) -> tuple[str, Any]:
     """One MLflow run: params, metrics, lineage tags, fold table, importances, the model.
 
     ``paths``: the dataset YAML (or folder) and the settings file; ``setup``: the CV folds and
-    repeats, seed, threads and final tree count; ``name``: the registered model, or ``None``.
+    repeats, seed, threads and final tree count; ``name``: the registered model, or ``None``;
+    ``probe``: the leak probe (a refused run is logged, its model not registered).
     Returns ``(run_id, ModelInfo)``.
     """
     import mlflow
@@ -94,6 +116,7 @@ def log_static_run(
             mlflow.log_artifact(str(config), artifact_path="config")
         if Path(data).is_file():
             mlflow.log_artifact(str(data), artifact_path="dataset_config")
+        name = log_leak_probe(probe, name)
         return run.info.run_id, _log_static_model(model, name)
 
 

@@ -60,6 +60,7 @@ def using_tracking_uri(uri: str) -> Iterator[None]:
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)
     previous = mlflow.get_tracking_uri()
+    env = os.environ.get("MLFLOW_TRACKING_URI")
     # The registry follows the tracking URI unless set explicitly; setting (and restoring) it
     # here would pin it and break a caller's later set_tracking_uri.
     mlflow.set_tracking_uri(uri)
@@ -67,6 +68,12 @@ def using_tracking_uri(uri: str) -> Iterator[None]:
         yield
     finally:
         mlflow.set_tracking_uri(previous)
+        # MLflow 3 also writes MLFLOW_TRACKING_URI when the URI is set: put the caller's
+        # environment back, or a later run in this process would go to this block's store.
+        if env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env
 
 
 def get_or_create_experiment(name: str, tracking_uri: str) -> str:

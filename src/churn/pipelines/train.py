@@ -5,7 +5,8 @@ dataset -> training frame (``churn.dataset``) -> out-of-time split, LightGBM, ca
 simulator's true probabilities (``churn.modeling.compare_on_test``) -> rolling backtest -> the
 champion re-scored on the SAME test window -> gate (``churn.modeling.judge``) -> one MLflow run,
 the model registered as ``churn``, alias ``champion`` moved only if the gate passes or ``--force``
-(``churn.pipelines.train_log``).
+(``churn.pipelines.train_log``). A run the leak probe (``churn.modeling.leakage``) finds too good
+to be true is logged, not registered, and raises ``LeakSuspected`` (exit code 3).
 
 The heavy work happens before the MLflow run starts, so a failure leaves no half-logged run.
 """
@@ -21,7 +22,7 @@ import pandas as pd
 
 from churn._progress import progress_bar, timed
 from churn.errors import ChurnError
-from churn.pipelines import registry, tracking
+from churn.pipelines import champion, tracking
 
 # Also reachable from here for the notebooks and scripts written against this module.
 from churn.pipelines.inputs import load_oracle, load_training_frame
@@ -31,36 +32,39 @@ from churn.settings import load_settings
 log = logging.getLogger(__name__)
 
 
-def _gate(uri: str, cmp: Any, model: Any, training: Any, force: bool) -> tuple[Any, bool, str]:
+def _gate(uri: str, cmp: Any, model: Any, tr: Any, force: bool, probe: Any) -> tuple:
     """Champion/challenger on THIS test window: the champion re-scored on the same rows (its
     logged metrics came from another window), then the gate. ``(champion_before, promoted,
-    outcome)``."""
+    outcome)``. A run the leak probe refuses is neither judged nor promoted."""
     from churn import modeling as m
 
-    before, champion_auc, incomparable = registry.champion_version(uri), None, ""
-    if before is not None:
+    before, champion_auc, incomparable = champion.champion_version(uri), None, ""
+    if probe.refused:
+        return before, False, f"rejected: leak suspected: {probe.finding()}"
+    usable = before is not None
+    if usable:
         try:
-            champion = registry.load_champion(uri)
+            champion_model = champion.load_champion(uri)
+        except champion.BrokenRegistryError as exc:
+            # A champion that cannot be loaded cannot score next week either: the gate judges
+            # the new model as if there were none, so a retrain repairs the registry.
+            log.warning(
+                "champion version %s is broken and will be replaced: %s", before.version, exc
+            )
+            usable = False
         except ChurnError as exc:
             incomparable = f"the champion cannot score the new test frame ({exc})"
         else:
-            champion_auc, incomparable = m.rescore_champion(cmp, champion, model.horizon_days)
+            champion_auc, incomparable = m.rescore_champion(cmp, champion_model, model.horizon_days)
     promoted, outcome = m.judge(
         cmp,
         champion_auc,
-        has_champion=before is not None,
+        has_champion=usable,
         incomparable=incomparable,
         force=force,
-        tolerance=training.gate_tolerance,
+        tolerance=tr.gate_tolerance,
     )
     return before, promoted, outcome
-
-
-def _backtest(frame: pd.DataFrame, settings: Any, progress: bool) -> pd.DataFrame:
-    from churn.modeling import backtest
-
-    with progress_bar("backtest windows", settings.training.backtest_windows, progress) as bar:
-        return backtest(frame, settings, on_window=bar.advance)
 
 
 def run_train(
@@ -73,60 +77,60 @@ def run_train(
     tracking_uri: str | None = None,
     progress: bool = True,
     run_backtest: bool = True,
+    accept_leak_risk: tuple[str, ...] = (),
 ) -> TrainReport:
     """Train, evaluate, log, register and (if it earns it) promote a model.
 
     Parameters
     ----------
-    data
-        Dataset folder or dataset YAML (``churn.data``).
-    config
-        Settings YAML (``configs/model.yaml``); ``None`` for the defaults.
+    data, config
+        Dataset folder or YAML (``churn.data``); settings YAML, ``None`` for the defaults.
     oracle
-        The simulator's truth folder (``<dataset>/ground_truth``): adds the oracle (the true
-        churn probabilities) to the comparison and the gate. ``None``: no oracle column.
-    force
-        Make the new model champion even if the gate says no.
-    experiment
-        MLflow experiment name.
-    tracking_uri
-        Default ``churn.pipelines.tracking.default_tracking_uri()``.
-    progress
-        Show progress bars.
-    run_backtest
-        Retrain over ``backtest_windows`` earlier test windows to show stability.
+        The simulator's truth folder (``<dataset>/ground_truth``): the true churn probabilities
+        join the comparison, the gate and the leak probe. ``None``: no oracle column.
+    force, accept_leak_risk
+        Make the new model champion even if the gate says no (never if the leak probe refuses
+        the run); features the probe named that the user accepts (``--accept-leak-risk``).
+    experiment, tracking_uri, progress, run_backtest
+        MLflow experiment and tracking URI (default ``tracking.default_tracking_uri()``);
+        progress bars; retrain over ``backtest_windows`` earlier test windows (stability).
     """
     from churn import modeling as m
     from churn.pipelines.lineage import training_lineage
     from churn.pipelines.train_log import TrainingRun, log_training_run
 
     started, timings = time.perf_counter(), {}
-    settings = load_settings(config)
-    tr = settings.training
-    uri = tracking_uri or tracking.default_tracking_uri()
-    truth = load_oracle(oracle)
+    tr = (settings := load_settings(config)).training
+    uri, truth = tracking_uri or tracking.default_tracking_uri(), load_oracle(oracle)
     with timed(timings, "load and build training frame"):
         tables, frame, spec = load_training_frame(data, settings, progress=progress)
-    with timed(timings, "train LightGBM"):
-        result = m.train_model(frame, settings)
+    with timed(timings, "leak probe and train LightGBM"):
+        split = m.out_of_time_split(frame, tr, settings.snapshots)
+        probe = m.probe_rows(split.part(frame, "fit"), tr, accept_leak_risk)  # before fitting
+        result = m.train_model(frame, settings, split=split)
     with timed(timings, "evaluate and baselines"):
         test = result.split.part(frame, "test")
         p = None if truth is None else m.oracle_scores(truth, test, settings.snapshots)
         cmp = m.compare_on_test(result, frame, tables, tr, oracle=p)
+    probe = m.check_comparison(probe, cmp, tr.leak_model_auc)
     backtest = pd.DataFrame()
     if run_backtest and tr.backtest_windows > 0:
-        with timed(timings, "rolling backtest"):
-            backtest = _backtest(frame, settings, progress)
-    gate = before, promoted, outcome = _gate(uri, cmp, result.model, tr, force)
+        with (
+            timed(timings, "rolling backtest"),
+            progress_bar("backtest windows", tr.backtest_windows, progress) as bar,
+        ):
+            backtest = m.backtest(frame, settings, on_window=bar.advance)
+    gate = before, promoted, outcome = _gate(uri, cmp, result.model, tr, force, probe)
     metrics = {**cmp.metrics(), **m.backtest_summary(backtest)}
     metrics["best_iteration"] = float(result.best_iteration)
     with timed(timings, "plots"):
         figures = m.comparison_figures(cmp, result, backtest, tr)
     lineage = training_lineage(data, tables, frame, result)
     parts = (config, settings, tables, frame, result, cmp, metrics, backtest, figures, lineage)
-    run = TrainingRun(*parts, gate=gate, force=force, spec=spec)
+    run = TrainingRun(*parts, gate=gate, force=force, spec=spec, probe=probe)
     with timed(timings, "log to MLflow"):
         run_id, version = log_training_run(run, experiment, uri)
+    probe.raise_if_refused(run_id, static=False)
     log.info("gate: %s", outcome)
     return TrainReport(
         run_id=run_id,

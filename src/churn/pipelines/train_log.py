@@ -15,6 +15,7 @@ from churn.contract import Tables
 from churn.modeling import MODEL, ORACLE, Comparison
 from churn.pipelines import registry, tracking
 from churn.pipelines.lineage import model_metadata
+from churn.pipelines.static_log import log_leak_probe
 from churn.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class TrainingRun:
     gate: tuple[Any, bool, str]
     force: bool
     spec: Any = None  # the FeatureSpec the frame was built with: it travels with the model
+    probe: Any = None  # the LeakProbe: a refused run is logged with its finding, not registered
 
 
 def log_training_run(run: TrainingRun, experiment: str, uri: str) -> tuple[str, str | None]:
@@ -53,9 +55,9 @@ def log_training_run(run: TrainingRun, experiment: str, uri: str) -> tuple[str, 
             model.metadata["run_id"] = run_id
             _log_params_and_tags(run)
             _log_artifacts(run)
-            info = registry.log_churn_model(model, run.comparison.test)
-        version = info.registered_model_version
-        version = str(version) if version is not None else None
+            name = log_leak_probe(run.probe, registry.REGISTERED_MODEL)  # None: refused
+            info = registry.log_churn_model(model, run.comparison.test, registered_model_name=name)
+        version = None if (v := info.registered_model_version) is None else str(v)
         if version is not None:
             if promoted:
                 registry.promote(version, uri)

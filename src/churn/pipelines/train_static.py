@@ -4,7 +4,9 @@ load (``churn.static_table.load_static``) -> repeated stratified k-fold, LightGB
 logistic baseline on the same folds (``churn.static_table.cross_validate``) -> final model on
 every row with the mean cross-validated tree count -> one MLflow run. There is no out-of-time
 test window, so there is no champion gate: the model is registered as ``churn-static-<dataset>``,
-never as the weekly ``churn`` model.
+never as the weekly ``churn`` model. The leak probe (``churn.modeling.leakage``) scores each column
+alone and the CV ROC AUC: a run too good to be true is logged, not registered, and raises
+``LeakSuspected`` (exit code 3).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from churn.errors import ChurnError
 from churn.pipelines import tracking
@@ -35,6 +38,29 @@ def is_static_dataset(data: Path) -> bool:
     return load_config(data).churn.definition == "flag"
 
 
+def _check_cv(n_splits: int, n_repeats: int) -> None:
+    if n_splits < 2 or n_repeats < 1:
+        raise ChurnError(
+            f"cross-validation needs at least 2 folds and 1 repeat, got {n_splits} folds and "
+            f"{n_repeats} repeats"
+        )
+
+
+def leak_probe(dataset: Any, cv_auc: float, training: Any, accepted: tuple[str, ...]) -> Any:
+    """The leak probe of a static table: each column alone on every row (cross-validation
+    leaves no rows unseen by training) and the cross-validated ROC AUC."""
+    from churn.modeling import check_model, probe_features
+
+    probe = probe_features(
+        dataset.features,
+        dataset.label,
+        threshold=training.leak_single_feature_auc,
+        accepted=accepted,
+        seed=training.seed,
+    )
+    return check_model(probe, cv_auc, training.leak_model_auc)
+
+
 def run_train_static(
     data: Path,
     config: Path | None = None,
@@ -45,33 +71,29 @@ def run_train_static(
     n_repeats: int = 3,
     register: bool = True,
     progress: bool = True,
+    accept_leak_risk: tuple[str, ...] = (),
 ) -> StaticTrainReport:
     """Cross-validate, fit and log a model on a static customer table (see the module doc).
 
     Parameters
     ----------
-    data
-        Dataset YAML (or folder with one) whose ``churn.definition`` is ``flag``.
-    config
-        Settings YAML; only ``training.seed`` and ``training.num_threads`` are used.
-    experiment
-        MLflow experiment name.
-    tracking_uri
-        Default ``churn.pipelines.tracking.default_tracking_uri()``.
+    data, config
+        Dataset YAML (or folder with one) whose ``churn.definition`` is ``flag``; settings YAML
+        (only ``training.seed``, ``num_threads`` and the two ``leak_*`` thresholds are used).
+    experiment, tracking_uri
+        MLflow experiment name; tracking URI, default ``tracking.default_tracking_uri()``.
     n_splits, n_repeats
         Cross-validation folds and repeats.
     register, progress
         Register the final model as ``churn-static-<dataset>``; show a bar over the folds.
+    accept_leak_risk
+        Columns the leak probe named that the user accepts (``--accept-leak-risk``).
     """
     from churn.modeling import LogisticBaseline, evaluate
     from churn.pipelines.static_log import log_static_run
     from churn.static_table import cross_validate, cv_metrics, fit_static, load_static
 
-    if n_splits < 2 or n_repeats < 1:
-        raise ChurnError(
-            f"cross-validation needs at least 2 folds and 1 repeat, got {n_splits} folds and "
-            f"{n_repeats} repeats"
-        )
+    _check_cv(n_splits, n_repeats)
     started, settings = time.perf_counter(), load_settings(config)
     seed, threads = settings.training.seed, settings.training.num_threads
     uri = tracking_uri or tracking.default_tracking_uri()
@@ -87,6 +109,7 @@ def run_train_static(
         progress=progress,
     )
     metrics, trees = cv_metrics(cv)
+    probe = leak_probe(dataset, metrics["cv_roc_auc"], settings.training, accept_leak_risk)
     model = fit_static(dataset, num_boost_round=trees, seed=seed, num_threads=threads)
     setup = {"cv_n_splits": n_splits, "cv_n_repeats": n_repeats, "seed": seed}
     setup.update(num_threads=threads, trees=trees)
@@ -94,8 +117,9 @@ def run_train_static(
     with tracking.using_tracking_uri(uri):
         experiment_id = tracking.get_or_create_experiment(experiment, uri)
         run_id, info = log_static_run(
-            experiment_id, (data, config), dataset, cv, model, metrics, setup, name
+            experiment_id, (data, config), dataset, cv, model, metrics, setup, name, probe
         )
+    probe.raise_if_refused(run_id, static=True)
     version = getattr(info, "registered_model_version", None)
     log.info("%s: %s, CV ROC AUC %.3f", dataset.name, cv.protocol, metrics["cv_roc_auc"])
     return StaticTrainReport(
@@ -114,4 +138,5 @@ def run_train_static(
         model_version=str(version) if version is not None else None,
         warnings=dataset.warnings,
         seconds=round(time.perf_counter() - started, 1),
+        leak_probe=probe.finding(),
     )

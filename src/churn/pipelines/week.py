@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from churn.contract import Tables
-from churn.errors import ChurnError
+from churn.scoring_date import check_reach
 from churn.settings import ScoringSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,8 @@ def week_data(
 
 
 def check_week(tables: Tables, model: Any, as_of: pd.Timestamp, settings: Settings) -> int:
-    """The horizon the list uses (the model's); refuses an ``as_of`` after the extraction."""
-    if as_of > tables.extraction_date:
-        raise ChurnError(
-            f"as_of {as_of.date()} is after the data's extraction date "
-            f"{tables.extraction_date.date()}: nothing after extraction is known. Pass an "
-            "earlier --as-of (or leave it out for the latest complete week)."
-        )
+    """The horizon the list uses (the model's), once ``as_of`` passed ``check_reach``."""
+    check_reach(tables, as_of)
     horizon = int(getattr(model, "horizon_days", settings.snapshots.horizon_days))
     if horizon != settings.snapshots.horizon_days:
         log.warning(

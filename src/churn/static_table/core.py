@@ -251,11 +251,13 @@ def _configured_columns(
         id_col = None
     label_col = churn.label or ""
     label_ok = not missing(label_col, "churn.label")
-    for c in static.ignore:
+    # tables.customers.ignore is honoured too: a column a user ignored never becomes a feature.
+    ignored = (*static.ignore, *config.table(t).ignore)
+    for c in ignored:
         missing(c, "static.ignore")
     for c in static.categorical:
         missing(c, "static.categorical")
-    excluded = {label_col, *(static.ignore), *([id_col] if id_col else [])}
+    excluded = {label_col, *ignored, *([id_col] if id_col else [])}
     if static.features is not None:
         features = [c for c in static.features if not missing(c, "static.features")]
         clash = [c for c in features if c in excluded]
