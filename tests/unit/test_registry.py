@@ -238,3 +238,14 @@ def test_catalogue_command_refuses_an_unknown_format():
 
     result = CliRunner().invoke(app, ["catalogue", "--format", "xml"])
     assert result.exit_code != 0
+
+
+def test_account_attributes_from_todays_extract_are_marked_as_extracted():
+    from churn.features import as_extracted_features, registry_frame
+
+    names = ["acct_plan", "acct_arr", "acct_days_to_renewal", "acct_tenure_days", "nps_last"]
+    assert as_extracted_features(names) == ["acct_plan", "acct_arr", "acct_days_to_renewal"]
+    timing = registry_frame().set_index("name")["timing"]
+    assert timing["acct_segment"] == "as extracted"
+    assert timing["acct_tenure_days"] == "point in time"  # signup_date does not change
+    assert set(timing) == {"as extracted", "point in time"}

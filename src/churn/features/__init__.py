@@ -5,6 +5,7 @@ from __future__ import annotations
 from churn.features.catalogue import (
     FAMILIES,
     FeatureInfo,
+    as_extracted_features,
     catalogue_frame,
     feature_catalogue,
     registry_frame,
@@ -25,6 +26,7 @@ from churn.features.registry import (
 )
 
 __all__ = [
+    "as_extracted_features",
     "ACCOUNT_CONTEXT",
     "BEHAVIOUR",
     "CONTEXT",

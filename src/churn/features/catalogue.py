@@ -22,6 +22,7 @@ from churn.features.registry import (
     FAMILIES,
     INTERACTION_WINDOWS,
     REGISTRY,
+    Feature,
     FeatureColumn,
     expand,
     lookup,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILIES",
     "FeatureInfo",
+    "as_extracted_features",
     "catalogue_frame",
     "feature_catalogue",
     "registry_frame",
@@ -125,6 +127,15 @@ def _window(days: int | None) -> str:
     return "" if days is None else str(days)
 
 
+def _timing(feature: Feature) -> str:
+    return "as extracted" if feature.as_extracted else "point in time"
+
+
+def as_extracted_features(names: Iterable[str]) -> list[str]:
+    """The columns among ``names`` whose value is today's extract for every past ``as_of``."""
+    return [n for n in names if lookup(n).feature.as_extracted]
+
+
 def registry_frame(spec: FeatureSpec | None = None) -> pd.DataFrame:
     """The registry as a table: one row per column of ``spec``, or per entry without one.
 
@@ -139,9 +150,10 @@ def registry_frame(spec: FeatureSpec | None = None) -> pd.DataFrame:
     pandas.DataFrame
         ``name``, ``family``, ``kind``, ``window`` (days; empty when unbounded or static, the
         spec's windows for a template over them), ``table``, ``risk_direction`` (+1, -1 or
-        empty) and ``description``.
+        empty), ``timing`` ("point in time", or "as extracted" for account attributes taken
+        from today's extract for every past date) and ``description``.
     """
-    cols = ["name", "family", "kind", "window", "table", "risk_direction", "description"]
+    cols = ["name", "family", "kind", "window", "table", "risk_direction", "timing", "description"]
     rows: list[dict[str, Any]] = []
     if spec is not None:
         for c in expand(spec):
@@ -149,7 +161,8 @@ def registry_frame(spec: FeatureSpec | None = None) -> pd.DataFrame:
             rows.append(
                 dict(
                     name=c.name, family=f.family, kind=c.kind, window=_window(c.window),
-                    table=f.table, risk_direction=f.risk_direction, description=c.description,
+                    table=f.table, risk_direction=f.risk_direction, timing=_timing(f),
+                    description=c.description,
                 )
             )  # fmt: skip
     else:
@@ -161,7 +174,7 @@ def registry_frame(spec: FeatureSpec | None = None) -> pd.DataFrame:
             rows.append(
                 dict(
                     name=f.name, family=f.family, kind=kind, window=window, table=f.table,
-                    risk_direction=f.risk_direction, description=f.description,
+                    risk_direction=f.risk_direction, timing=_timing(f), description=f.description,
                 )
             )  # fmt: skip
     frame = pd.DataFrame(rows, columns=cols)

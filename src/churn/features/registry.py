@@ -108,6 +108,10 @@ class Feature:
     context_when
         Placeholder values that make a generated column context rather than behaviour (the
         level of a seat metric is seats licensed, an account attribute).
+    as_extracted
+        The value comes from the customers table as extracted today, for every past ``as_of``
+        too (plan, segment, region, ARR, contract term): the contract has no history of these
+        attributes yet, so a customer who downgraded before leaving shows today's value.
     """
 
     name: str
@@ -125,6 +129,7 @@ class Feature:
     requires: str | None = None
     levels: str | None = None
     context_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    as_extracted: bool = False
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -202,10 +207,11 @@ def _f(
     requires: str | None = None,
     levels: str | None = None,
     context_when: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    as_extracted: bool = False,
 ) -> Feature:
     return Feature(
         name, table, window, dtype, fill, family, description, reason_template, render,
-        kind, risk, loop, requires, levels, context_when,
+        kind, risk, loop, requires, levels, context_when, as_extracted,
     )  # fmt: skip
 
 
@@ -220,15 +226,18 @@ REGISTRY: tuple[Feature, ...] = (
     _f("acct_days_to_renewal", "customers", None, _COMMERCIAL,
        "Days until the next renewal, on the signup anniversaries of the contract term "
        "(contract_months); missing without a term (contract_end_date is never used).",
-       "Renewal in {days} days", r.renewal, risk=-1, requires="has_contract_term"),
+       "Renewal in {days} days", r.renewal, risk=-1, requires="has_contract_term",
+       as_extracted=True),
     _f("acct_plan", "customers", None, _COMMERCIAL, "Product plan or tier.", "Plan: {plan}",
-       r.attribute("Plan"), dtype="category", kind=CONTEXT, levels="plans"),
+       r.attribute("Plan"), dtype="category", kind=CONTEXT, levels="plans", as_extracted=True),
     _f("acct_segment", "customers", None, _COMMERCIAL, "Customer segment.", "Segment: {segment}",
-       r.attribute("Segment"), dtype="category", kind=CONTEXT, levels="segments"),
+       r.attribute("Segment"), dtype="category", kind=CONTEXT, levels="segments",
+       as_extracted=True),
     _f("acct_region", "customers", None, _COMMERCIAL, "Sales region.", "Region: {region}",
-       r.attribute("Region"), dtype="category", kind=CONTEXT, levels="regions"),
+       r.attribute("Region"), dtype="category", kind=CONTEXT, levels="regions",
+       as_extracted=True),
     _f("acct_arr", "customers", None, _COMMERCIAL, "Annual recurring revenue.",
-       "Annual recurring revenue of {arr}", r.arr, kind=CONTEXT),
+       "Annual recurring revenue of {arr}", r.arr, kind=CONTEXT, as_extracted=True),
     # ---- interactions, one block per window ------------------------------------------------
     _f("int_tickets_{window}d", "interactions", None, _SERVICE,
        "Interactions opened in the last {window} days.",

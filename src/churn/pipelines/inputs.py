@@ -27,13 +27,21 @@ def load_training_frame(
     """Load and validate the dataset, then build the labelled snapshot frame and its spec."""
     from churn.data import load_dataset
     from churn.dataset import build_training_frame
-    from churn.features import FeatureSpec
+    from churn.features import FeatureSpec, as_extracted_features, feature_names
 
     tables = load_dataset(data)
     # The spec fixes the data-dependent columns (top channels, categories, metrics). It travels
     # with the model so that weekly scoring builds exactly these columns from next week's data.
     spec = FeatureSpec.from_tables(tables)
     frame = build_training_frame(tables, settings.snapshots, progress=progress, spec=spec)
+    extracted = as_extracted_features(feature_names(spec))
+    if extracted:
+        log.warning(
+            "%s are taken from the customers table as extracted today, for every past snapshot "
+            "too (the data has no history of these attributes): a customer who downgraded before "
+            "leaving shows today's plan and ARR. `churn catalogue` marks them 'as extracted'.",
+            ", ".join(extracted),
+        )
     return tables, frame, spec
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from churn.contract import TABLE_NAMES, Tables
+from churn.features import as_extracted_features
 
 
 def frames_fingerprint(
@@ -70,6 +71,8 @@ def training_lineage(data: Path, tables: Tables, frame: pd.DataFrame, result: An
         **{f"rows_{k}": v for k, v in result.row_counts.items()},
         **{f"rows_table_{t}": len(tables.table(t)) for t in TABLE_NAMES},
         "n_features": len(result.features),
+        # Today's values for every past date (no attribute history): say which, in the run.
+        "as_extracted_features": ",".join(as_extracted_features(result.features)) or "none",
     }
 
 

@@ -88,6 +88,7 @@ def _log_params_and_tags(run: TrainingRun) -> None:
             "deployed_model": "validated: fitted on the fit window, early-stopped and "
             "calibrated on the validation window; the model the test metrics describe",
             "data_hash": lineage["data_hash"],
+            "as_extracted_features": lineage["as_extracted_features"],
             "gate_outcome": outcome,
             "promoted": str(promoted),
             "forced": str(run.force),
