@@ -235,3 +235,31 @@ def test_using_a_tracking_uri_leaves_the_environment_as_it_was(tmp_path, monkeyp
     with tracking.using_tracking_uri(f"sqlite:///{tmp_path}/b.db"):
         pass
     assert os.environ["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5999"
+
+
+def test_a_second_trainer_waits_for_the_store_lock(tmp_path, monkeypatch):
+    from churn._files import LockedError
+
+    uri = f"sqlite:///{tmp_path}/models/mlflow.db"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from churn.pipelines import tracking\n"
+            f"with tracking.store_lock({uri!r}):\n"
+            "    print('held', flush=True); time.sleep(3)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("CHURN_LOCK_WAIT_S", "0.5")
+        with pytest.raises(LockedError, match=f"pid {holder.pid}"), tracking.store_lock(uri):
+            pass
+        monkeypatch.setenv("CHURN_LOCK_WAIT_S", "30")
+        started = time.monotonic()
+        with tracking.store_lock(uri):  # waits until the first one lets go
+            assert time.monotonic() - started > 1.0
+    finally:
+        holder.wait(30)

@@ -76,6 +76,25 @@ def using_tracking_uri(uri: str) -> Iterator[None]:
             os.environ["MLFLOW_TRACKING_URI"] = env
 
 
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold the store's write lock for the block (gate, registration, promotion).
+
+    A local sqlite store gets a lock file beside the database (``fcntl.flock``: released even if
+    the holder is killed); a second ``churn train`` waits for the first. A tracking server
+    serialises nothing here: run one trainer at a time against it.
+    """
+    from churn._files import exclusive_lock
+
+    db = sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    wait = float(os.environ.get("CHURN_LOCK_WAIT_S") or 1800)
+    with exclusive_lock(db.with_name(db.name + ".lock"), f"the MLflow store {db}", wait_s=wait):
+        yield
+
+
 def get_or_create_experiment(name: str, tracking_uri: str) -> str:
     """Id of experiment ``name``, created (with the default artifact location) if absent."""
     import mlflow

@@ -6,9 +6,8 @@ simulator's true probabilities (``churn.modeling.compare_on_test``) -> rolling b
 champion re-scored on the SAME test window -> gate (``churn.modeling.judge``) -> one MLflow run,
 the model registered as ``churn``, alias ``champion`` moved only if the gate passes or ``--force``
 (``churn.pipelines.train_log``). A run the leak probe (``churn.modeling.leakage``) finds too good
-to be true is logged, not registered, and raises ``LeakSuspected`` (exit code 3).
-
-The heavy work happens before the MLflow run starts, so a failure leaves no half-logged run.
+to be true is logged, not registered, and raises ``LeakSuspected`` (exit code 3). The heavy
+work happens before the MLflow run starts, so a failure leaves no half-logged run.
 """
 
 from __future__ import annotations
@@ -89,11 +88,11 @@ def run_train(
         The simulator's truth folder (``<dataset>/ground_truth``): the true churn probabilities
         join the comparison, the gate and the leak probe. ``None``: no oracle column.
     force, accept_leak_risk
-        Make the new model champion even if the gate says no (never if the leak probe refuses
-        the run); features the probe named that the user accepts (``--accept-leak-risk``).
+        Promote even if the gate says no (never past the leak probe); features the probe named
+        that the user accepts (``--accept-leak-risk``).
     experiment, tracking_uri, progress, run_backtest
-        MLflow experiment and tracking URI (default ``tracking.default_tracking_uri()``);
-        progress bars; retrain over ``backtest_windows`` earlier test windows (stability).
+        MLflow experiment and URI (default ``tracking.default_tracking_uri()``); progress bars;
+        retrain over ``backtest_windows`` earlier test windows.
     """
     from churn import modeling as m
     from churn.pipelines.lineage import training_lineage
@@ -120,16 +119,18 @@ def run_train(
             progress_bar("backtest windows", tr.backtest_windows, progress) as bar,
         ):
             backtest = m.backtest(frame, settings, on_window=bar.advance)
-    gate = before, promoted, outcome = _gate(uri, cmp, result.model, tr, force, probe)
-    metrics = {**cmp.metrics(), **m.backtest_summary(backtest)}
-    metrics["best_iteration"] = float(result.best_iteration)
-    with timed(timings, "plots"):
-        figures = m.comparison_figures(cmp, result, backtest, tr)
-    lineage = training_lineage(data, tables, frame, result)
-    parts = (config, settings, tables, frame, result, cmp, metrics, backtest, figures, lineage)
-    run = TrainingRun(*parts, gate=gate, force=force, spec=spec, probe=probe)
-    with timed(timings, "log to MLflow"):
-        run_id, version = log_training_run(run, experiment, uri)
+    # One trainer at a time judges and promotes: a second is compared with the first's champion.
+    with tracking.store_lock(uri):
+        gate = before, promoted, outcome = _gate(uri, cmp, result.model, tr, force, probe)
+        metrics = {**cmp.metrics(), **m.backtest_summary(backtest)}
+        metrics["best_iteration"] = float(result.best_iteration)
+        with timed(timings, "plots"):
+            figures = m.comparison_figures(cmp, result, backtest, tr)
+        lineage = training_lineage(data, tables, frame, result)
+        parts = (config, settings, tables, frame, result, cmp, metrics, backtest, figures, lineage)
+        run = TrainingRun(*parts, gate=gate, force=force, spec=spec, probe=probe)
+        with timed(timings, "log to MLflow"):
+            run_id, version = log_training_run(run, experiment, uri)
     probe.raise_if_refused(run_id, static=False)
     log.info("gate: %s", outcome)
     return TrainReport(
