@@ -111,3 +111,32 @@ def test_train_replaces_a_champion_that_cannot_be_loaded(monkeypatch):
     before, promoted, outcome = train._gate("sqlite:///x", cmp, None, tr, False, probe)
     assert before.version == "3"
     assert promoted, outcome
+
+
+def test_a_run_left_running_by_a_killed_trainer_is_marked_failed(tmp_path):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/models/mlflow.db"
+    with tracking.using_tracking_uri(uri):
+        exp = tracking.get_or_create_experiment("churn", uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    orphan = client.create_run(exp)  # RUNNING, as a kill -9 leaves it
+    assert registry.fail_orphaned_runs(exp, uri) == [orphan.info.run_id]
+    assert client.get_run(orphan.info.run_id).info.status == "FAILED"
+    assert registry.fail_orphaned_runs(exp, uri) == []
+
+
+def test_a_killed_promotion_leaves_no_version_claiming_it(registered, monkeypatch):
+    from mlflow import MlflowClient
+
+    uri, _ = registered
+
+    def killed(version, tracking_uri):
+        raise KeyboardInterrupt  # the process dies while moving the alias
+
+    monkeypatch.setattr(registry, "promote", killed)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run_id = client.get_model_version("churn", "1").run_id
+    with pytest.raises(KeyboardInterrupt):
+        registry.record_gate("1", {"gate_outcome": "promoted: x"}, True, run_id, uri)
+    assert client.get_model_version("churn", "1").tags["promoted"] == "pending"

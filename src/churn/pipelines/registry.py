@@ -17,6 +17,8 @@ import pandas as pd
 from churn.modeling import ChurnModel
 from churn.pipelines import tracking
 
+log = logging.getLogger(__name__)
+
 REGISTERED_MODEL = "churn"
 CHAMPION_ALIAS = "champion"
 
@@ -83,3 +85,38 @@ def tag_version(
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     for key, value in tags.items():
         client.set_model_version_tag(name, str(version), key, str(value))
+
+
+def record_gate(version: str, tags: dict[str, str], promoted: bool, run_id: str, uri: str) -> None:
+    """Tag the version with the gate's verdict, THEN move the alias, THEN mark the run promoted.
+
+    In this order a run killed at any point leaves no version that claims a promotion it never
+    got and no champion without its gate tags.
+    """
+    from mlflow import MlflowClient
+
+    tag_version(version, {**tags, "promoted": "pending" if promoted else "False"}, uri)
+    if promoted:
+        promote(version, uri)
+        tag_version(version, {"promoted": "True"}, uri)
+        MlflowClient(tracking_uri=uri, registry_uri=uri).set_tag(run_id, "promoted", "True")
+
+
+def fail_orphaned_runs(experiment_id: str, uri: str) -> list[str]:
+    """Mark FAILED the runs a killed ``churn train`` left RUNNING in a local store.
+
+    Called while holding the store's lock (``tracking.store_lock``), when no other trainer of
+    this store can be alive; a tracking server may have live runs of others, so it is left alone.
+    """
+    from mlflow import MlflowClient
+
+    if tracking.sqlite_path(uri) is None:
+        return []
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    orphans = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'")
+    for orphan in orphans:
+        client.set_tag(orphan.info.run_id, "churn_orphaned", "killed before it finished")
+        client.set_terminated(orphan.info.run_id, status="FAILED")
+    if orphans:
+        log.warning("marked %d run(s) left RUNNING by a killed churn train as FAILED", len(orphans))
+    return [o.info.run_id for o in orphans]

@@ -50,6 +50,7 @@ def log_training_run(run: TrainingRun, experiment: str, uri: str) -> tuple[str, 
     model.metadata.update(model_metadata(run))
     with tracking.using_tracking_uri(uri):
         experiment_id = tracking.get_or_create_experiment(experiment, uri)
+        registry.fail_orphaned_runs(experiment_id, uri)
         with mlflow.start_run(experiment_id=experiment_id) as active:
             run_id = active.info.run_id
             model.metadata["run_id"] = run_id
@@ -59,15 +60,13 @@ def log_training_run(run: TrainingRun, experiment: str, uri: str) -> tuple[str, 
             info = registry.log_churn_model(model, run.comparison.test, registered_model_name=name)
         version = None if (v := info.registered_model_version) is None else str(v)
         if version is not None:
-            if promoted:
-                registry.promote(version, uri)
             tags = {
                 "gate_outcome": outcome,
                 "test_roc_auc": f"{run.comparison.results[MODEL]['roc_auc']:.5f}",
                 "test_window": run.result.split.describe()["test_as_of"],
                 "data_hash": run.lineage["data_hash"],
             }
-            registry.tag_version(version, tags, uri)
+            registry.record_gate(version, tags, promoted, run_id, uri)
     return run_id, version
 
 
@@ -90,7 +89,7 @@ def _log_params_and_tags(run: TrainingRun) -> None:
             "data_hash": lineage["data_hash"],
             "as_extracted_features": lineage["as_extracted_features"],
             "gate_outcome": outcome,
-            "promoted": str(promoted),
+            "promoted": "pending" if promoted else "False",  # True once the alias moved
             "forced": str(run.force),
             "champion_version_before": str(before.version if before else None),
             "has_oracle": str(ORACLE in run.comparison.results),
