@@ -88,11 +88,9 @@ def run_train(
         The simulator's truth folder (``<dataset>/ground_truth``): the true churn probabilities
         join the comparison, the gate and the leak probe. ``None``: no oracle column.
     force, accept_leak_risk
-        Promote even if the gate says no (never past the leak probe); features the probe named
-        that the user accepts (``--accept-leak-risk``).
+        Promote even if the gate says no (never past the leak probe); ``--accept-leak-risk``.
     experiment, tracking_uri, progress, run_backtest
-        MLflow experiment and URI (default ``tracking.default_tracking_uri()``); progress bars;
-        retrain over ``backtest_windows`` earlier test windows.
+        MLflow experiment and URI; progress bars; retrain over earlier test windows.
     """
     from churn import modeling as m
     from churn.pipelines.lineage import training_lineage
