@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from churn.errors import ChurnError
-from churn.explain import Renderer, recommend_play, top_reasons
+from churn.explain import Renderer, reason_rules, recommend_play, top_reasons
 from churn.settings import ScoringSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ KEY_COLUMNS = ("customer_id", "as_of")
 ACCOUNT_COLUMNS = ("name", "account_owner", "segment", "plan", "arr")
 PRIORITIES = ("revenue_at_risk", "probability")
 REASON_SCOPES = ("all", "listed")
+#: The point-in-time feature the list's days_to_renewal column is read from.
+RENEWAL_FEATURE = "acct_days_to_renewal"
 
 EXCLUDED_NO_FEATURES = "no feature row: the feature build returned nothing for this customer"
 EXCLUDED_NO_PROBABILITY = "no probability: the model returned a non-finite score"
@@ -194,11 +196,11 @@ def split_scorable(
     return scorable, excluded_frame
 
 
-def account_details(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Account columns for the list: name, owner, segment, plan, ARR and days to renewal.
+def account_details(customers: pd.DataFrame) -> pd.DataFrame:
+    """Account columns for the list: name, owner, segment, plan and ARR.
 
-    ``days_to_renewal`` is whole days from as_of to ``contract_end_date`` (NaN when unknown;
-    negative when the recorded term already ended, which the team should know about too).
+    Days to renewal is not taken from here (see :func:`renewal_days`): the customers table's
+    ``contract_end_date`` is today's extract, while the reasons read the point-in-time feature.
     """
     out = pd.DataFrame({"customer_id": customers["customer_id"].astype(str)})
     for col in ACCOUNT_COLUMNS:
@@ -207,13 +209,20 @@ def account_details(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
         else:
             out[col] = np.nan if col == "arr" else None
     out["arr"] = pd.to_numeric(out["arr"], errors="coerce").astype(float)
-    if "contract_end_date" in customers.columns:
-        end = pd.to_datetime(customers["contract_end_date"])
-        out["days_to_renewal"] = ((end - as_of) / pd.Timedelta(days=1)).to_numpy()
-        out["days_to_renewal"] = np.floor(out["days_to_renewal"].astype(float))
-    else:
-        out["days_to_renewal"] = np.nan
     return out.drop_duplicates("customer_id").reset_index(drop=True)
+
+
+def renewal_days(scorable: pd.DataFrame) -> pd.Series:
+    """Days to renewal of each scorable row: its ``acct_days_to_renewal`` feature at as_of.
+
+    The ONE source of the list's ``days_to_renewal`` column and of the "Renewal in N days"
+    sentence (rounded to whole days the same way), so column and reason always agree. All NaN
+    when the dataset has no contract term (the feature is not built): then the column is empty.
+    """
+    if RENEWAL_FEATURE not in scorable.columns:
+        return pd.Series(np.nan, index=scorable.index, name="days_to_renewal", dtype=float)
+    days = pd.to_numeric(scorable[RENEWAL_FEATURE], errors="coerce").astype(float)
+    return days.round().rename("days_to_renewal")
 
 
 def score_customers(
@@ -235,7 +244,8 @@ def score_customers(
     scorable
         Rows from :func:`split_scorable` (customer_id, as_of, the model's features).
     accounts
-        :func:`account_details` of the customers table.
+        :func:`account_details` of the customers table (days to renewal come from
+        ``scorable``: :func:`renewal_days`).
     settings
         Scoring settings (tiers, playbook, list size, priority, reasons).
     families, render
@@ -269,6 +279,7 @@ def score_customers(
             "customer_id": scorable["customer_id"].astype(str).to_numpy(),
             "as_of": scorable["as_of"].to_numpy(),
             "churn_probability": probability,
+            "days_to_renewal": renewal_days(scorable).to_numpy(),
         }
     )[finite].reset_index(drop=True)
     X = X[finite].reset_index(drop=True)
@@ -309,6 +320,8 @@ def _with_reasons(
     X_reason = X_ordered[want]
     contributions = model.contributions(X_reason)
     contributions.index = X_reason.index
+    # Medians for the direction rule come from every scored customer, not only the listed ones.
+    rules = reason_rules(list(X.columns), X, settings.min_reason_points)
     reasons = top_reasons(
         contributions,
         X_reason,
@@ -316,6 +329,7 @@ def _with_reasons(
         render,
         k=settings.reasons_per_customer,
         calibrate=calibrate,
+        rules=rules,
     )
     scores = scores.join(reasons)
     for col in reasons.columns:

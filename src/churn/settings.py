@@ -208,6 +208,10 @@ class ScoringSettings(_Section):
     playbook: dict[Text, Text] = Field(default_factory=lambda: dict(_DEFAULT_PLAYBOOK))
     """Playbook: driver family -> recommended play."""
     reasons_per_customer: Positive = 3
+    min_reason_points: Annotated[float, Strict(), Field(ge=0, le=100)] = 1.0
+    """Smallest size, in probability points as displayed (rounded to whole points), of a reason:
+    a behaviour feature that raises the customer's risk by less is not shown (its points stay in
+    "other factors"). A reason shown at 0 points is never shown, whatever this is."""
     priority: Priority = "revenue_at_risk"
     """Order of the list: "revenue_at_risk" (probability x ARR: where the money is; customers
     with unknown ARR count as 0 but still enter through ``min_probability``) or "probability"."""

@@ -9,9 +9,11 @@ import pytest
 
 from churn.explain import (
     RAISES_RISK,
+    ReasonRules,
     global_drivers,
     reason_columns,
     recommend_play,
+    risk_points,
     top_contributors,
     top_reasons,
 )
@@ -86,13 +88,15 @@ def test_each_reason_carries_direction_family_and_main_driver(contributions, fea
     assert list(reasons.columns) == reason_columns(2)
 
 
-def test_effect_is_the_probability_with_the_push_minus_without_it(contributions, features):
-    reasons = top_reasons(contributions, features, FAMILIES, render, k=1)
-    total = contributions.loc[10].sum()
-    expected = _sigmoid(total) - _sigmoid(total - 0.9)
-    assert reasons.loc[10, "reason_1_effect"] == pytest.approx(expected)
+def test_effects_and_other_factors_add_up_to_probability_minus_base_rate(contributions, features):
+    reasons = top_reasons(contributions, features, FAMILIES, render, k=3)
+    total = contributions.sum(axis=1)
+    base = _sigmoid(contributions["bias"])
+    shown = reasons[[f"reason_{i}_effect" for i in (1, 2, 3)]].fillna(0.0).sum(axis=1)
+    np.testing.assert_allclose(shown + reasons["other_factors_effect"], _sigmoid(total) - base)
+    np.testing.assert_allclose(reasons["base_probability"], base)
     # Log-odds are not probability points: the raw contribution (0.9) is far from the effect.
-    assert reasons.loc[10, "reason_1_effect"] < 0.2
+    assert 0 < reasons.loc[10, "reason_1_effect"] < 0.2
 
 
 def test_effect_goes_through_the_calibrator(contributions, features):
@@ -102,6 +106,56 @@ def test_effect_goes_through_the_calibrator(contributions, features):
     assert calibrated.loc[10, "reason_1_effect"] == pytest.approx(
         raw.loc[10, "reason_1_effect"] / 2
     )
+
+
+def test_points_sum_to_probability_minus_base_and_follow_the_log_odds():
+    contrib = pd.DataFrame(
+        {"a": [2.0, 0.1, 0.0], "b": [1.0, -3.0, 0.0], "c": [-0.5, 0.4, 0.0], "bias": [-1.0] * 3}
+    )
+    points, p, base = risk_points(contrib)
+    np.testing.assert_allclose(points.sum(axis=1), p - base)
+    np.testing.assert_allclose(p, _sigmoid(contrib.sum(axis=1)))
+    # Each feature's points carry the sign of its contribution; a larger push never gets less.
+    assert (np.sign(points.to_numpy()) == np.sign(contrib[["a", "b", "c"]].to_numpy())).all()
+    assert points.loc[0, "a"] > points.loc[0, "b"] > 0 > points.loc[0, "c"]
+    assert points.loc[1, "c"] > points.loc[1, "a"] > 0
+    assert (points.loc[2] == 0).all()
+
+
+def test_raising_one_push_never_lowers_its_points():
+    grid = np.linspace(0.05, 4.0, 40)
+    contrib = pd.DataFrame({"a": grid, "b": 0.5, "c": -0.7, "bias": -2.0})
+    points, _, _ = risk_points(contrib)
+    assert (np.diff(points["a"].to_numpy()) > 0).all()
+
+
+def test_context_features_and_tiny_pushes_are_never_reasons(contributions, features):
+    rules = ReasonRules(behaviour=frozenset({"util_ratio", "tickets"}), min_points=1.0)
+    reasons = top_reasons(contributions, features, FAMILIES, render, k=3, rules=rules)
+    listed = reasons[[f"reason_{i}_feature" for i in (1, 2, 3)]].to_numpy().ravel()
+    assert "nps_last" not in listed
+    shown = reasons[[f"reason_{i}_effect" for i in (1, 2, 3)]].to_numpy().ravel()
+    assert (np.round(100 * shown[~np.isnan(shown)]) >= 1).all()
+
+
+def test_a_value_on_the_safe_side_is_no_risk_reason_whatever_its_push(contributions, features):
+    # tickets: more is riskier; customer 11 has 4 tickets (risky side), 10 and 12 none.
+    # nps_last: higher is safer; customer 10's 3 is below the reference 5, so it stays.
+    rules = ReasonRules(
+        direction={"tickets": +1, "nps_last": -1},
+        reference={"tickets": 1.0, "nps_last": 5.0},
+        neutral=frozenset({"tickets"}),
+    )
+    safe = features.assign(nps_last=[6.0, 9.0, 8.0])
+    assert (
+        top_reasons(contributions, features, FAMILIES, render, rules=rules).loc[
+            10, "reason_1_feature"
+        ]
+        == "nps_last"
+    )
+    moved = top_reasons(contributions, safe, FAMILIES, render, rules=rules)
+    assert moved.loc[10, "reason_1_feature"] == "util_ratio"
+    assert moved.loc[11, "reason_1_feature"] == "tickets"
 
 
 def test_ties_break_by_feature_order_so_reruns_agree():

@@ -408,7 +408,7 @@ def test_non_numbers_in_a_number_column_are_problems(tmp_path):
         "customers.arr: 2 rows have a non-numeric value (e.g. C002 'unknown', C003 '1,5')"
         in message
     )
-    assert "read.decimal" in message
+    assert "set read: {decimal: ','" in message
 
 
 def test_duplicate_customer_ids_are_problems(tmp_path):

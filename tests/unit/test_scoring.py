@@ -20,6 +20,7 @@ from churn.scoring import (
     compare_with_previous,
     dropped_off,
     excluded_counts,
+    renewal_days,
     score_customers,
     split_scorable,
 )
@@ -81,7 +82,7 @@ def _accounts(ids, arr):
             "contract_end_date": [AS_OF + pd.Timedelta(days=30)] * len(ids),
         }
     )
-    return account_details(customers, AS_OF)
+    return account_details(customers)
 
 
 def _score(model, frame, arr, **settings):
@@ -227,18 +228,21 @@ def test_a_detractor_with_falling_usage_gets_sentiment_as_main_driver_and_its_pl
     assert row["reason_1_effect"] > 0
 
 
-def test_days_to_renewal_is_whole_days_from_as_of():
-    customers = pd.DataFrame(
-        {
-            "customer_id": ["A", "B"],
-            "contract_end_date": [AS_OF + pd.Timedelta(days=23, hours=5), pd.NaT],
-            "arr": [1.0, 2.0],
-        }
-    )
-    details = account_details(customers, AS_OF)
-    assert details["days_to_renewal"].iloc[0] == 23
-    assert np.isnan(details["days_to_renewal"].iloc[1])
+def test_days_to_renewal_is_the_point_in_time_feature_not_the_contract_end_date():
+    frame = _frame([("A", 400, 1, 0.3), ("B", 400, 9, 1.0)])
+    frame["acct_days_to_renewal"] = [23.0, np.nan]
+    days = renewal_days(frame)
+    assert days.tolist()[0] == 23
+    assert np.isnan(days.iloc[1])
+    # Without a contract term the feature is not built: the column is empty, not guessed.
+    assert renewal_days(frame.drop(columns="acct_days_to_renewal")).isna().all()
+
+
+def test_account_details_leave_optional_columns_empty():
+    customers = pd.DataFrame({"customer_id": ["A", "B"], "arr": [1.0, 2.0]})
+    details = account_details(customers)
     assert details["name"].isna().all()  # optional columns absent: empty, not an error
+    assert "days_to_renewal" not in details.columns
 
 
 def test_scoring_does_not_mutate_its_inputs(model):

@@ -66,6 +66,7 @@ DEFAULTS = {
             "commercial": "Renewal conversation: review value delivered and offer terms",
         },
         "reasons_per_customer": 3,
+        "min_reason_points": 1.0,
         "priority": "revenue_at_risk",
         "default_play": "Regular check-in: no single driver stands out",
         "required_features": ("acct_tenure_days",),

@@ -417,7 +417,8 @@ def _table_problems(name: str, t: TableConfig) -> list[str]:
         for key in t.read
         if key not in valid_read
     ]
-    if "encoding" in t.read:
+    lines += _read_problems(f"{where}.read", t.read)
+    if isinstance(t.read.get("encoding"), str):
         try:
             codecs.lookup(str(t.read["encoding"]))
         except LookupError:
@@ -434,6 +435,59 @@ def _table_problems(name: str, t: TableConfig) -> list[str]:
             if column not in datetime_cols
         ]
     return lines
+
+
+def _is_char(v: Any) -> bool:
+    return isinstance(v, str) and len(v) == 1
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_texts(v: Any) -> bool:
+    return isinstance(v, list | tuple) and all(isinstance(x, str) for x in v)
+
+
+def _is_na_value(v: Any) -> bool:
+    return isinstance(v, str | int | float) and not isinstance(v, bool)
+
+
+#: What each ``read`` option must be (the types pandas' readers accept), and how we say it.
+READ_TYPES: dict[str, tuple[Any, str]] = {
+    "sep": (lambda v: isinstance(v, str) and len(v) >= 1, "a delimiter such as ',' or ';'"),
+    "encoding": (lambda v: isinstance(v, str), "an encoding name such as utf-8"),
+    "decimal": (_is_char, "one character such as ',' or '.'"),
+    "thousands": (lambda v: v is None or _is_char(v), "one character such as ',' or '.'"),
+    "quotechar": (_is_char, "one character such as '\"'"),
+    "comment": (lambda v: v is None or _is_char(v), "one character such as '#'"),
+    "header": (
+        lambda v: v is None or _is_count(v) or (isinstance(v, list) and all(map(_is_count, v))),
+        "a row number (0 = the first line) or null when the file has none",
+    ),
+    "names": (
+        lambda v: _is_texts(v) and len(set(v)) == len(v),
+        "a list of distinct column names",
+    ),
+    "skiprows": (
+        lambda v: _is_count(v) or (isinstance(v, list) and all(map(_is_count, v))),
+        "a number of lines, or a list of line numbers (from 0)",
+    ),
+    "na_values": (
+        lambda v: _is_na_value(v) or (isinstance(v, list) and all(map(_is_na_value, v))),
+        "a value or a list of values read as missing, such as ['-', 'n/a']",
+    ),
+    "sheet_name": (lambda v: isinstance(v, str) or _is_count(v), "a sheet name or number"),
+}
+
+
+def _read_problems(where: str, read: Mapping[str, Any]) -> list[str]:
+    """Read options of the wrong type, each naming its key (pandas' own errors do not)."""
+    return [
+        f"{where}.{key} must be {what}, not {_shown(read[key])}"
+        for key, (ok, what) in READ_TYPES.items()
+        if key in read and not ok(read[key])
+    ]
 
 
 # --- problems in our words ----------------------------------------------------------------------

@@ -130,7 +130,11 @@ def _map_usage_metrics(
         if source in used or source in contract or source in out:
             continue
         s = frame[source]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        if (
+            pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        ) or _mostly_numeric(s):
+            # A metric with a few bad values ("1,234" among plain numbers) is still a metric:
+            # validation reports the values instead of the whole metric vanishing.
             out[source] = s
             used.add(source)
         else:
@@ -139,6 +143,21 @@ def _map_usage_metrics(
                 "tables.usage.metrics to have its values checked)."
             )
             used.add(source)
+
+
+#: A text column whose values are numbers at least this often is a metric with bad values.
+MOSTLY_NUMERIC = 0.9
+
+
+def _mostly_numeric(s: pd.Series) -> bool:
+    """Whether most non-empty values of a text column read as numbers."""
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+        return False
+    text = s.dropna().astype("str").str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return False
+    return float(pd.to_numeric(text, errors="coerce").notna().mean()) >= MOSTLY_NUMERIC
 
 
 def tables_from_frames(

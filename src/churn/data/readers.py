@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -137,7 +139,17 @@ def read_table(
     Problems (encoding, delimiter, unparseable file) are added to ``findings``.
     """
     try:
-        return _read_file(name, path, config, findings)
+        frame = _read_file(name, path, config, findings)
+    except (EOFError, zlib.error) as exc:
+        # A truncated or damaged .gz: without this, the command line's own EOFError handler
+        # ends in a bare "Aborted.".
+        findings.add(
+            name,
+            None,
+            f"{path.name} is truncated or damaged ({type(exc).__name__}: {exc})",
+            "Copy or export the file again (gzip -t checks a .gz file).",
+        )
+        return None
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         # A corrupt Parquet or Excel file, a missing sheet, options that contradict the file:
         # the reader's own words, without its traceback.
@@ -148,6 +160,34 @@ def read_table(
             f"Check the file and tables.{name}.read in {config.where}.",
         )
         return None
+    if frame is not None:
+        _check_duplicate_columns(name, path, frame, config, findings)
+    return frame
+
+
+def _check_duplicate_columns(
+    name: str, path: Path, frame: pd.DataFrame, config: DatasetConfig, findings: Findings
+) -> None:
+    """A column name twice in the header is a problem naming it.
+
+    pandas renames the second ``arr`` to ``arr.1``, which mapping then drops as unknown, so the
+    table would silently use whichever came first.
+    """
+    columns = [str(c) for c in frame.columns]
+    present = set(columns)
+    for column in columns:
+        match = re.fullmatch(r"(.+)\.(\d+)", column)
+        if match is None or match.group(1) not in present:
+            continue
+        original = match.group(1)
+        findings.add(
+            name,
+            original,
+            f"{path.name} has the column {original!r} more than once (the copy was read as "
+            f"{column!r})",
+            f"Rename or remove the copy in {path.name}, or name its columns with "
+            f"tables.{name}.read.names in {config.where}.",
+        )
 
 
 def _read_file(

@@ -21,6 +21,14 @@ A *problem* is something the user must fix (``DataValidationError`` lists them a
 is something handled automatically and reported with a count (``Tables.warnings``, also logged):
 exact duplicate rows dropped, a few events of unknown customers dropped, date placeholders such as
 9999-12-31 read as missing, a guessed date format, a missing event table.
+
+The rule between the two: a value that cannot be true is a problem (``inf`` or 1e308 in any
+number column, ``contract_months`` of 0 or less, an NPS of 7.5, a signup on 1900-01-01, ids that
+differ only in case, offsets mixed with naive timestamps, a declared usage period the rows
+contradict, an extraction date five years after the last record); a value that is possible but
+suspicious is a warning with its count and examples (an answer time without a score, a signup
+before 1970, spaces around ids, which are stripped, an extraction date a year after the last
+record).
 """
 
 from __future__ import annotations
@@ -61,6 +69,22 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("interactions", "csat"): (1, 5),
     ("interactions", "sentiment"): (-1, 1),
 }
+
+#: No number in a customer table is this large (in any currency or count): a larger one is an
+#: overflow, a placeholder (1e308, 9.99e+99) or a unit mix-up, and ``inf`` is never a value.
+MAX_ABS_NUMBER = 1e15
+
+#: Signup dates before this are spreadsheet placeholders (Excel's day zero is 1899-12-30 or
+#: 1900-01-01): a problem. Dates before ``SIGNUP_SUSPICIOUS_BEFORE`` are possible (a bank's
+#: oldest accounts) but suspicious: a warning.
+SIGNUP_PLACEHOLDER_BEFORE = pd.Timestamp("1901-01-01")
+SIGNUP_SUSPICIOUS_BEFORE = pd.Timestamp("1970-01-01")
+
+#: extraction_date this many days after the latest record in any table is warned about (no
+#: record at all for a year: usually a mistyped date, and every customer looks inactive);
+#: beyond ``EXTRACTION_GAP_MAX_DAYS`` it cannot be a real extraction and is a problem.
+EXTRACTION_GAP_WARN_DAYS = 365
+EXTRACTION_GAP_MAX_DAYS = 5 * 365
 
 _N_EXAMPLES = 5
 _SINGULAR = {"have": "has", "are": "is", "reference": "references", "share": "shares"}
@@ -145,7 +169,10 @@ class Findings:
         mask: pd.Series | np.ndarray | None = None,
         values: bool = False,
     ) -> None:
-        """Record a problem; with ``frame`` and ``mask``, only if the mask selects any row."""
+        """Record a problem; with ``frame`` and ``mask``, only if the mask selects any row.
+
+        With ``values``, each example shows the offending value too.
+        """
         if mask is None:
             self.problems.append(Problem(table, column, what, hint))
             return
@@ -157,6 +184,15 @@ class Findings:
     def warn(self, message: str) -> None:
         log.warning(message)
         self.warnings.append(message)
+
+    def warn_rows(
+        self, table: str, column: str, what: str, frame: pd.DataFrame, mask, values: bool = True
+    ) -> None:
+        """A warning ``table.column: N rows <what> (e.g. ...)`` when the mask selects any row."""
+        count = int(np.count_nonzero(np.asarray(mask)))
+        if count:
+            shown = ", ".join(examples(frame, mask, column if values else None))
+            self.warn(f"{table}.{column}: {rows(count)} {what} (e.g. {shown}).")
 
     def reported(self, table: str, column: str | None = None) -> bool:
         """Whether a problem was already recorded for this table (and column)."""
@@ -212,6 +248,43 @@ def coerce_id(s: pd.Series) -> pd.Series:
     return _blank_to_na(s)
 
 
+#: A time of day followed by a UTC offset or Z: "2024-05-01 10:00:00+02:00", "...T10:00Z".
+_OFFSET = r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|UTC|[+-]\d\d(?::?\d\d)?)$"
+
+
+def _check_time_zones(
+    s: pd.Series, present: pd.Series, table: str, column: str, findings: Findings
+) -> None:
+    """Values with a UTC offset and values without one in the same column are a problem.
+
+    Offsets are converted to UTC while naive values keep their wall time, so a mix shifts one
+    kind by the offset (hours, enough to move an event across ``as_of``).
+    """
+    # "2024-05-01 10:00:00" is 19 characters; an offset makes it longer. Only long values
+    # are searched, which keeps 10M plain dates fast.
+    long = present & (s.str.len() > 19)
+    if not long.any():
+        return
+    aware = pd.Series(False, index=s.index)
+    aware[long] = s[long].str.contains(_OFFSET, regex=True, na=False)
+    naive = present & ~aware
+    if aware.any() and naive.any():
+        frame = pd.DataFrame({column: s})
+        shown = examples(frame, aware, column)[:2] + examples(frame, naive, column)[:2]
+        findings.problems.append(
+            Problem(
+                table,
+                column,
+                f"have a UTC offset while the column's other values are naive (time-zone-aware "
+                f"and naive timestamps mixed: {int(aware.sum()):,} with an offset, "
+                f"{int(naive.sum()):,} without)",
+                "Export every value in one time zone, all with an offset or all without.",
+                int(aware.sum()),
+                shown,
+            )
+        )
+
+
 def _parse_dates(s: pd.Series, fmt: str | None) -> pd.Series:
     # utc=True: strings with offsets become UTC, naive strings keep their wall time.
     with warnings.catch_warnings():
@@ -238,6 +311,7 @@ def coerce_datetime(
         # Dates stored as numbers (19970101) parse as text, with a format.
         s = coerce_id(s) if pd.api.types.is_numeric_dtype(s) else _blank_to_na(s)
         present = s.notna()
+        _check_time_zones(s, present, table, column, findings)
         out = _parse_dates(s, fmt)
         bad = present & out.isna()
         first = s[present].iat[0] if present.any() else None
@@ -280,10 +354,49 @@ def coerce_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _number_hint(table: str, column: str, frame: pd.DataFrame, bad: pd.Series) -> str:
-    sample = frame.loc[np.asarray(bad), column].astype("str").head(20)
-    if sample.str.fullmatch(r"-?[\d.]*\d,\d+").any():
-        return "They look like decimal commas: set read.decimal: ',' (and read.thousands: '.')."
+    sample = frame.loc[np.asarray(bad), column].astype("str").str.strip().head(20)
+    where = f"under tables.{table}"
+    # "1,234" and "12,345,678" are digit groups (thousands separators), not 1.234: a decimal
+    # comma is only certain when the digits after it are not a group of three ("1,5"), or
+    # when dots group the digits before it ("1.234,5").
+    grouped = sample.str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+    decimal = sample.str.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?|-?\d+,\d+") & ~grouped
+    if decimal.any():
+        return f"They look like decimal commas: set read: {{decimal: ',', thousands: '.'}} {where}."
+    if grouped.any():
+        return (
+            f"They look like thousands separators (1,234 = 1234): set read: {{thousands: ','}} "
+            f"{where} (read: {{decimal: ','}} only if the comma is a decimal point)."
+        )
     return f"Fix or empty these values, or map {table}.{column} to another column."
+
+
+def _check_finite(
+    name: str, column: str, values: pd.Series, frame: pd.DataFrame, findings: Findings
+) -> None:
+    """``inf`` and absurdly large numbers (1e308) cannot be true, and poison every sum."""
+    findings.add(
+        name,
+        column,
+        f"have an infinite or absurdly large value (beyond +/-{MAX_ABS_NUMBER:.0e})",
+        "Fix these values or leave them empty: they are overflows or placeholders.",
+        frame=frame.assign(**{column: values}),
+        mask=values.notna() & ~(values.abs() <= MAX_ABS_NUMBER),
+        values=True,
+    )
+
+
+def _check_padded_ids(name: str, raw: pd.Series, ids: pd.Series, findings: Findings) -> None:
+    """Spaces around an id are stripped (" C1" is C1), with a warning: a join would miss them."""
+    if pd.api.types.is_numeric_dtype(raw):
+        return
+    padded = ids.notna() & (raw.astype("str") != ids)
+    if padded.any():
+        shown = ", ".join(repr(v) for v in raw[padded].drop_duplicates().head(_N_EXAMPLES))
+        findings.warn(
+            f"{name}.customer_id: {rows(int(padded.sum()))} with spaces around the id, "
+            f"stripped (e.g. {shown})."
+        )
 
 
 def coerce_table(
@@ -314,6 +427,7 @@ def coerce_table(
         s = frame[column]
         if kind == "id":
             cols[column] = coerce_id(s)
+            _check_padded_ids(name, s, cols[column], findings)
         elif kind == "datetime":
             fmt = date_formats.get(column)
             cols[column], bad = coerce_datetime(s, fmt, name, column, findings)
@@ -328,6 +442,7 @@ def coerce_table(
             unparsed[column] = bad
         elif kind == "number":
             cols[column], bad = coerce_number(s)
+            _check_finite(name, column, cols[column], frame, findings)
             if bad.any():
                 hint = _number_hint(name, column, frame, bad)
                 findings.add(
@@ -464,6 +579,59 @@ def _check_customers(df: pd.DataFrame, findings: Findings) -> None:
         mask=df["arr"] < 0,
         values=True,
     )
+    findings.add(
+        t,
+        "contract_months",
+        "have contract_months of 0 or less",
+        "A contract term is at least one month (1 = monthly, 12 = annual): fix the values or "
+        "leave them empty.",
+        frame=df,
+        mask=df["contract_months"] <= 0,
+        values=True,
+    )
+    _check_id_case(df, findings)
+    _check_signup_placeholders(df, findings)
+
+
+def _check_id_case(df: pd.DataFrame, findings: Findings) -> None:
+    """Ids that differ only in case ("c1", "C1") are one customer split in two, or two
+    customers that a case-insensitive system (Excel, many CRMs) will merge: a problem."""
+    ids = df["customer_id"]
+    folded = ids.str.casefold()
+    exact = ids.notna() & ids.duplicated(keep=False)
+    collide = ids.notna() & folded.duplicated(keep=False) & ~exact
+    findings.add(
+        "customers",
+        "customer_id",
+        "have a customer_id that differs from another only in upper/lower case",
+        "Make the ids consistent (the same customer written the same way) or distinct.",
+        frame=df,
+        mask=collide,
+    )
+
+
+def _check_signup_placeholders(df: pd.DataFrame, findings: Findings) -> None:
+    """1900-01-01 is a spreadsheet's day zero, not a signup; before 1970 is only suspicious."""
+    signup = df["signup_date"]
+    findings.add(
+        "customers",
+        "signup_date",
+        f"have signup_date before {SIGNUP_PLACEHOLDER_BEFORE.year} (placeholders such as "
+        "1900-01-01, a spreadsheet's day zero)",
+        "Fill in the real signup dates; tenure features would count 125 years.",
+        frame=df,
+        mask=signup < SIGNUP_PLACEHOLDER_BEFORE,
+        values=True,
+    )
+    early = (signup >= SIGNUP_PLACEHOLDER_BEFORE) & (signup < SIGNUP_SUSPICIOUS_BEFORE)
+    findings.warn_rows(
+        "customers",
+        "signup_date",
+        f"with signup_date before {SIGNUP_SUSPICIOUS_BEFORE.year}: kept, but check that they "
+        "are not placeholders",
+        df,
+        early,
+    )
 
 
 def _check_event_table(
@@ -520,6 +688,26 @@ def _check_nps_times(
         mask=_missing(df, unparsed, "timestamp")
         & _missing(df, unparsed, "sent_at")
         & df["score"].isna(),
+    )
+    score = df["score"]
+    findings.add(
+        name,
+        "score",
+        "have a score that is not a whole number",
+        "NPS scores are whole numbers 0-10: fix the values (a 7.5 is an average, not an answer).",
+        frame=df,
+        mask=score.notna() & (score % 1 != 0),
+        values=True,
+    )
+    # A partial response (a comment, no score) is possible; counting it as silence is a choice
+    # the user should see.
+    findings.warn_rows(
+        name,
+        "score",
+        "with an answer time but no score ('N/A' or empty): read as unanswered",
+        df,
+        df["timestamp"].notna() & _missing(df, unparsed, "score"),
+        values=False,
     )
     findings.add(
         name,
@@ -770,11 +958,92 @@ def _resolve_extraction_date(
             )
     else:
         _check_after_extraction(out, extraction_date, findings)
+        _check_extraction_gap(out, extraction_date, findings)
     return extraction_date
+
+
+def _check_extraction_gap(
+    out: Mapping[str, pd.DataFrame], extraction_date: pd.Timestamp, findings: Findings
+) -> None:
+    """An extraction date long after the last record: every customer would look inactive."""
+    # Only what is before it: a scheduled churn_date after it is no record of activity.
+    dated = {
+        name: (*cols, "churn_date") if name == "customers" else cols
+        for name, cols in _DATED_COLUMNS.items()
+    }
+    before = {
+        name: pd.DataFrame({c: df[c].where(df[c] < extraction_date) for c in dated[name]})
+        for name, df in out.items()
+    }
+    latest, where = latest_date(before)
+    if latest is None:
+        return
+    gap = (extraction_date - latest).days
+    what = (
+        f"extraction_date {extraction_date.date()} is {gap:,} days after the latest record in "
+        f"the tables ({where}: {latest.date()})"
+    )
+    if gap > EXTRACTION_GAP_MAX_DAYS:
+        findings.add(
+            "dataset",
+            "extraction_date",
+            f"{what}: no data was extracted then",
+            "Set extraction_date in the dataset config to when the data was extracted (or "
+            "remove it: the day after the latest record is used).",
+        )
+    elif gap > EXTRACTION_GAP_WARN_DAYS:
+        findings.warn(
+            f"extraction_date: {what}. Nothing happened for {gap // 30} months? Every customer "
+            "will look inactive at scoring; check extraction_date in the dataset config."
+        )
+
+
+_PERIOD_ORDER = ("day", "week", "month")
+
+
+def _aligned(dates: pd.Series, period: str) -> bool:
+    """Whether (nearly) every date starts a ``period``: the 1st of a month, or one weekday."""
+    dates = dates.dropna()
+    if dates.empty:
+        return False
+    if period == "month":
+        share = float((dates.dt.day == 1).mean())
+    else:
+        share = float(dates.dt.dayofweek.value_counts(normalize=True).iat[0])
+    return share >= 0.95
+
+
+def _check_declared_period(usage: pd.DataFrame, declared: str, findings: Findings) -> None:
+    """The declared period must fit the rows' spacing.
+
+    Declared longer than the spacing: periods overlap. Declared shorter, on rows aligned to the
+    longer period (monthly rows on the 1st declared ``week``): each row would count as known a
+    week after its start, three weeks before its month is over, leaking the rest of the month
+    into features. Declared shorter on unaligned rows is sparse activity (a purchase log read
+    per day), which is fine.
+    """
+    if usage.empty or findings.reported("usage", "date"):
+        return
+    inferred = infer_usage_period(usage)
+    if inferred is None or inferred == declared:
+        return
+    longer = _PERIOD_ORDER.index(declared) > _PERIOD_ORDER.index(inferred)
+    if longer or _aligned(usage["date"], inferred):
+        findings.add(
+            "usage",
+            "date",
+            f"rows are spaced by a {inferred}, but tables.usage.period (or usage.period) "
+            f"declares a {declared}",
+            f"Set period: {inferred}, or check the usage export: a {declared} row counted as "
+            f"known at the end of its {declared} "
+            + ("overlaps the next rows." if longer else f"leaks the rest of its {inferred}."),
+        )
 
 
 def _resolve_usage_period(usage: pd.DataFrame, usage_period: str | None, findings: Findings) -> str:
     """The usage period given, else inferred from the rows' spacing (a problem if none fits)."""
+    if usage_period is not None:
+        _check_declared_period(usage, usage_period, findings)
     if usage_period is None:
         usage_period = "week"
         if not usage.empty and not findings.reported("usage", "date"):

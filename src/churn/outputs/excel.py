@@ -141,8 +141,11 @@ def _write_about(about: Any, owner: str, as_of: pd.Timestamp) -> None:
         ("Revenue at risk", "Churn probability x ARR: the ARR expected to be lost."),
         (
             "Why at risk",
-            "The features that raise this customer's risk most, stated from their own data; "
-            "points = how much lower the probability would be without that one push.",
+            "The behaviours (never account attributes) that raise this customer's risk most, "
+            "stated from their own data and only where the value points to more risk. Points: "
+            "probability minus the base rate, split between the features in proportion to their "
+            "TreeSHAP log-odds contributions (risk-raising ones share the rise, risk-lowering ones "
+            "the fall); reasons plus other factors add up to probability minus base rate.",
         ),
         (
             "Since last week",

@@ -117,15 +117,17 @@ def render_manifest(
             "dropped_off": h["dropped_off"],
         },
         "headline": {
-            "arr_listed": round(h["arr_listed"], 2),
-            "revenue_at_risk_listed": round(h["revenue_at_risk"], 2),
-            "revenue_at_risk_all": round(h["revenue_at_risk_all"], 2),
+            "arr_listed": _jsonable(round(h["arr_listed"], 2)),
+            "revenue_at_risk_listed": _jsonable(round(h["revenue_at_risk"], 2)),
+            "revenue_at_risk_all": _jsonable(round(h["revenue_at_risk_all"], 2)),
         },
         "owners": dict(sorted(owner_files.items())),
         "settings": {key: _jsonable(v) for key, v in week.settings.items()},
         "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())},
     }
-    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    # allow_nan=False: NaN and Infinity are not JSON (_jsonable writes them as null).
+    text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False)
+    return (text + "\n").encode("utf-8")
 
 
 def _jsonable(value: Any) -> Any:
@@ -134,7 +136,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if value is None or isinstance(value, str | int | float | bool):

@@ -47,7 +47,7 @@ def score_scorable(
 
     info = catalogue.feature_catalogue(list(model.feature_names))
     families = {name: fi.family for name, fi in info.items()}
-    accounts = account_details(tables.customers, as_of)
+    accounts = account_details(tables.customers)
     calibrate = getattr(getattr(model, "calibrator", None), "transform", None)
     scores, contributions, unscored = score_customers(
         model,
