@@ -30,6 +30,7 @@ UNASSIGNED = "Unassigned"
 
 #: Columns of at_risk.csv / at_risk.parquet, in order (reason columns are appended per k).
 LIST_COLUMNS = [
+    "as_of",  # so weeks stack after a CRM import
     "rank",
     "customer_id",
     "name",
@@ -43,6 +44,7 @@ LIST_COLUMNS = [
     "days_to_renewal",
 ]
 CHANGE_COLUMNS = ["change", "previous_rank", "previous_probability", "probability_change"]
+SIZE_COLUMNS = ["other_factors_effect", "base_probability"]
 
 
 def reason_list_columns(k: int) -> list[str]:
@@ -144,7 +146,8 @@ def reasons_of(row: Mapping[str, Any], k: int) -> list[dict[str, str]]:
 
 def list_frame(at_risk: pd.DataFrame, k: int) -> pd.DataFrame:
     """The list's columns in their documented order (those present)."""
-    cols = LIST_COLUMNS + reason_list_columns(k) + CHANGE_COLUMNS
+    # The reasons' points plus other factors add up to probability minus the base rate.
+    cols = LIST_COLUMNS + reason_list_columns(k) + SIZE_COLUMNS + CHANGE_COLUMNS
     return at_risk[[c for c in cols if c in at_risk.columns]].reset_index(drop=True)
 
 
