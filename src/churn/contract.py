@@ -26,6 +26,12 @@ Kind = Literal["id", "datetime", "number", "string"]
 
 TABLE_NAMES: tuple[str, ...] = ("customers", "interactions", "nps", "usage")
 EVENT_TABLES: tuple[str, ...] = ("interactions", "nps", "usage")
+#: The column that dates each event table's rows.
+EVENT_TIME_COLUMNS: dict[str, str] = {
+    "interactions": "timestamp",
+    "nps": "timestamp",
+    "usage": "date",
+}
 #: How churn is defined: a churn_date column, no activity for N days, or a static flag.
 CHURN_DEFINITIONS: tuple[str, ...] = ("date", "inactivity", "flag")
 
@@ -242,6 +248,18 @@ class Tables:
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
+
+    def event_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """First and last instant of any interaction, NPS or usage record (``None`` without any)."""
+        stamps = [
+            pd.to_datetime(self.table(name)[col]).dropna()
+            for name, col in EVENT_TIME_COLUMNS.items()
+            if col in self.table(name).columns
+        ]
+        stamps = [s for s in stamps if len(s)]
+        if not stamps:
+            return None, None
+        return min(s.min() for s in stamps), max(s.max() for s in stamps)
 
 
 def empty_table(name: str) -> pd.DataFrame:

@@ -44,15 +44,11 @@ def first_snapshot(tables: Tables, snapshots: SnapshotSettings) -> pd.Timestamp:
     """
     warmup = pd.Timedelta(days=snapshots.warmup_days)
     signup = pd.to_datetime(tables.customers["signup_date"]).min()
-    firsts = []
-    for name, col in (("interactions", "timestamp"), ("nps", "timestamp"), ("usage", "date")):
-        table = tables.table(name)
-        if col in table.columns and table[col].notna().any():
-            firsts.append(pd.Timestamp(table[col].min()))
-    if not firsts:
+    first_event, _ = tables.event_range()
+    if first_event is None:
         return signup + warmup
-    first = max(min(firsts), signup) if pd.notna(signup) else min(firsts)
-    return (first + warmup).normalize()
+    first = max(first_event, signup) if pd.notna(signup) else first_event
+    return (pd.Timestamp(first) + warmup).normalize()
 
 
 def _training_dates(

@@ -47,17 +47,6 @@ def parse_as_of(text: str, cadence: str = "W-MON") -> pd.Timestamp:
     return pd.Timestamp(when).as_unit("ns")
 
 
-def _event_range(tables: Tables) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    stamps = [
-        pd.to_datetime(tables.table(name)[col])
-        for name, col in (("interactions", "timestamp"), ("nps", "timestamp"), ("usage", "date"))
-        if len(tables.table(name)) and col in tables.table(name)
-    ]
-    if not stamps:
-        return None, None
-    return min(s.min() for s in stamps), max(s.max() for s in stamps)
-
-
 def check_reach(tables: Tables, as_of: pd.Timestamp) -> None:
     """Refuse an ``as_of`` the data does not reach; warn when it is long after the newest record.
 
@@ -70,7 +59,7 @@ def check_reach(tables: Tables, as_of: pd.Timestamp) -> None:
             f"{tables.extraction_date.date()}: nothing after extraction is known. Pass an "
             "earlier --as-of (or leave it out for the latest complete week)."
         )
-    first, last = _event_range(tables)
+    first, last = tables.event_range()
     if first is not None and as_of <= first:
         raise ChurnError(
             f"as_of {as_of.date()} is not after the first event record ({first.date()}): no "
