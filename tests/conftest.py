@@ -81,3 +81,43 @@ def small_model():
         training=tr.model_copy(update={"lightgbm": {**tr.lightgbm, "min_child_samples": 20}})
     )
     return train_model(frame, settings), frame
+
+
+def simulated_scoring_model(root, *, seed: int, mess_rate: float | None = None):
+    """A 300-customer simulated dataset and a tiny model trained on its own features.
+
+    Returns ``(tables, model, as_of, data_folder)``: ``as_of`` is the latest complete week, the
+    model was fitted on three earlier weekly snapshots (one thread), for tests that score a week.
+    """
+    import lightgbm as lgb
+
+    from churn import dataset
+    from churn.data import load_dataset
+    from churn.modeling import Calibrator, ChurnModel
+    from churn.simulate import simulate, write_dataset
+    from churn.spine import latest_complete_week
+
+    extra = {} if mess_rate is None else {"mess_rate": mess_rate}
+    data = write_dataset(simulate(300, seed=seed, months=12, **extra), root / "data")
+    tables = load_dataset(data)
+    as_of = latest_complete_week(tables.extraction_date)
+    dates = [as_of - pd.Timedelta(weeks=w) for w in (20, 16, 12)]
+    frame = pd.concat([dataset.build_scoring_frame(tables, d) for d in dates], ignore_index=True)
+    churn = frame["customer_id"].map(tables.customers.set_index("customer_id")["churn_date"])
+    y = ((churn >= frame["as_of"]) & (churn < frame["as_of"] + pd.Timedelta(days=90))).astype(int)
+    feats = [c for c in frame.columns if c not in ("customer_id", "as_of")]
+    cats = [c for c in feats if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    booster = lgb.train(
+        {"objective": "binary", "num_threads": 1, "verbose": -1, "num_leaves": 7, "seed": 1},
+        lgb.Dataset(frame[feats], y),
+        num_boost_round=30,
+    )
+    calibrator = Calibrator("sigmoid").fit(booster.predict(frame[feats]), y)
+    meta = {"run_id": "run-1", "model_version": "7", "categorical_features": cats}
+    return tables, ChurnModel(booster, calibrator, feats, 90, meta), as_of, data
+
+
+@pytest.fixture(scope="session")
+def scoring_model_factory():
+    """The factory :func:`simulated_scoring_model`, as a fixture."""
+    return simulated_scoring_model

@@ -9,44 +9,25 @@ from __future__ import annotations
 
 import re
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 
 from churn.explain import NEUTRAL
 from churn.features.registry import lookup
-from churn.modeling import Calibrator, ChurnModel
 from churn.settings import ScoringSettings, Settings
-from churn.spine import latest_complete_week
 
 K = ScoringSettings().reasons_per_customer
 
 
 @pytest.fixture(scope="module")
-def week(tmp_path_factory):
+def week(tmp_path_factory, scoring_model_factory):
     """A small simulated dataset, a tiny model on its own features, and its scored week."""
     from churn import dataset
-    from churn.data import load_dataset
     from churn.pipelines.score import score_week
-    from churn.simulate import simulate, write_dataset
 
     root = tmp_path_factory.mktemp("trust")
-    tables = load_dataset(write_dataset(simulate(300, seed=5, months=12), root / "data"))
-    as_of = latest_complete_week(tables.extraction_date)
-    dates = [as_of - pd.Timedelta(weeks=w) for w in (20, 16, 12)]
-    frame = pd.concat([dataset.build_scoring_frame(tables, d) for d in dates], ignore_index=True)
-    churn = frame["customer_id"].map(tables.customers.set_index("customer_id")["churn_date"])
-    y = ((churn >= frame["as_of"]) & (churn < frame["as_of"] + pd.Timedelta(days=90))).astype(int)
-    feats = [c for c in frame.columns if c not in ("customer_id", "as_of")]
-    cats = [c for c in feats if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    booster = lgb.train(
-        {"objective": "binary", "num_threads": 1, "verbose": -1, "num_leaves": 7, "seed": 1},
-        lgb.Dataset(frame[feats], y),
-        num_boost_round=30,
-    )
-    calibrator = Calibrator("sigmoid").fit(booster.predict(frame[feats]), y)
-    model = ChurnModel(booster, calibrator, feats, 90, {"categorical_features": cats})
+    tables, model, as_of, _ = scoring_model_factory(root, seed=5)
     result = score_week(tables, model, as_of, Settings(), root / "out")
     scores = pd.read_parquet(result.folder / "scores.parquet")
     features = dataset.build_scoring_frame(tables, as_of).set_index("customer_id")

@@ -296,30 +296,9 @@ def test_default_week_is_the_last_monday_not_after_extraction():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, scoring_model_factory):
     """A small simulated dataset and a tiny model trained on its own features (one thread)."""
-    from churn import dataset
-    from churn.data import load_dataset
-    from churn.simulate import simulate, write_dataset
-
-    root = tmp_path_factory.mktemp("demo")
-    data = write_dataset(simulate(300, seed=2, months=12, mess_rate=0.0), root / "data")
-    tables = load_dataset(data)
-    as_of = latest_complete_week(tables.extraction_date)
-    dates = [as_of - pd.Timedelta(weeks=w) for w in (20, 16, 12)]
-    frame = pd.concat([dataset.build_scoring_frame(tables, d) for d in dates], ignore_index=True)
-    churn = frame["customer_id"].map(tables.customers.set_index("customer_id")["churn_date"])
-    y = ((churn >= frame["as_of"]) & (churn < frame["as_of"] + pd.Timedelta(days=90))).astype(int)
-    feats = [c for c in frame.columns if c not in ("customer_id", "as_of")]
-    cats = [c for c in feats if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    booster = lgb.train(
-        {"objective": "binary", "num_threads": 1, "verbose": -1, "num_leaves": 7, "seed": 1},
-        lgb.Dataset(frame[feats], y),
-        num_boost_round=30,
-    )
-    calibrator = Calibrator("sigmoid").fit(booster.predict(frame[feats]), y)
-    meta = {"run_id": "run-1", "model_version": "7", "categorical_features": cats}
-    return tables, ChurnModel(booster, calibrator, feats, 90, meta), as_of, data
+    return scoring_model_factory(tmp_path_factory.mktemp("demo"), seed=2, mess_rate=0.0)
 
 
 def _files(folder):
