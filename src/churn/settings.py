@@ -243,17 +243,59 @@ class ScoringSettings(_Section):
         return tiers
 
 
+class MonitoringSettings(_Section):
+    """``churn monitor``: when past lists, drift, estimated quality and age call for a retrain."""
+
+    _section: ClassVar[str] = "monitoring"
+
+    psi_bins: Annotated[int, Strict(), Field(ge=2, le=50)] = 10
+    """Population stability index bins: equal-frequency (deciles by default) on the training
+    window's values of a numeric feature; a category is its own bin; missing is one more bin."""
+    psi_threshold: Annotated[float, Strict(), Field(gt=0)] = 0.25
+    """A feature whose PSI (training window vs the week) reaches this is flagged as drifted
+    (0.1-0.25 is the usual "moderate shift" band, above 0.25 "significant")."""
+    missing_threshold: Share = 0.10
+    """A feature whose share of missing values moved by this much (0.10 = 10 points) is flagged."""
+    flag_context: bool = False
+    """Flag drift of account attributes (kind "context": tenure, plan, ARR) too. Off: tenure
+    grows by construction as the base ages, so it drifts without anything going wrong; their
+    PSI is still shown."""
+    reference_snapshots: Annotated[int, Strict(), Field(ge=1, le=52)] = 4
+    """Snapshot dates of the champion's fit window (evenly spaced) whose features are the
+    reference distribution of the drift checks."""
+    retrain_drifted_features: Positive = 2
+    """Recommend a retrain when the latest week has at least this many drifted features."""
+    max_auc_drop: Annotated[float, Strict(), Field(ge=0, le=1)] = 0.05
+    """Recommend a retrain when the expected (latest week) or realised (latest matured week)
+    ROC AUC is this far below the champion's test ROC AUC."""
+    max_calibration_gap: Share = 0.05
+    """Recommend a retrain when a matured week's predicted churn rate is this far (in
+    probability, 0.05 = 5 points) from the realised one and outside its 95% interval."""
+    max_training_age_days: Positive = 180
+    """Recommend a retrain when the champion's latest training snapshot is older than this at
+    the latest scored week."""
+    bootstrap_resamples: NonNegative = 500
+    """Customer-level bootstrap resamples for the 95% intervals of the realised figures."""
+    seed: Whole = 0
+
+
 class Settings(_Section):
     """All run settings: one section per stage."""
 
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @field_validator("snapshots", "training", "scoring", mode="before")
     @classmethod
     def _empty_section_is_defaults(cls, value: Any) -> Any:
         # `training:` with nothing under it is YAML's None: the defaults, as before.
+        return {} if value is None else value
+
+    @field_validator("monitoring", mode="before")
+    @classmethod
+    def _empty_monitoring_is_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,6 +307,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "snapshots": SnapshotSettings,
     "training": TrainingSettings,
     "scoring": ScoringSettings,
+    "monitoring": MonitoringSettings,
 }
 
 

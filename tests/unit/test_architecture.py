@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "scoring": 8,
     "analysis": 8,
     "outputs": 9,
+    "monitoring": 9,
     "pipelines": 10,
     "notebooks": 11,
     "cli": 12,

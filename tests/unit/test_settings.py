@@ -74,6 +74,19 @@ DEFAULTS = {
         "change_tolerance": 0.01,
         "currency_format": "#,##0",
     },
+    "monitoring": {
+        "psi_bins": 10,
+        "psi_threshold": 0.25,
+        "missing_threshold": 0.1,
+        "flag_context": False,
+        "reference_snapshots": 4,
+        "retrain_drifted_features": 2,
+        "max_auc_drop": 0.05,
+        "max_calibration_gap": 0.05,
+        "max_training_age_days": 180,
+        "bootstrap_resamples": 500,
+        "seed": 0,
+    },
 }
 
 
@@ -288,7 +301,7 @@ def test_a_wrong_type_in_the_config_exits_2_naming_key_and_value(tmp_path, monke
 def test_config_schema_prints_the_settings_schema(monkeypatch, capsys):
     assert run_cli(monkeypatch, "config-schema", "settings") == 0
     schema = json.loads(capsys.readouterr().out)
-    assert set(schema["properties"]) == {"snapshots", "training", "scoring"}
+    assert set(schema["properties"]) == {"snapshots", "training", "scoring", "monitoring"}
     snapshots = schema["$defs"]["SnapshotSettings"]
     assert snapshots["additionalProperties"] is False
     assert snapshots["properties"]["horizon_days"]["type"] == "integer"
