@@ -30,7 +30,7 @@ DEMO_STAMP := data/raw/.demo-params
 export OMP_WAIT_POLICY := passive
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup lock data train tune score ui test test-fast lint format bench bench-real notebooks browser clean clean-all
+.PHONY: help setup lock data train tune score monitor ui test test-fast lint format bench bench-real notebooks browser clean clean-all
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,9 @@ tune: setup $(if $(filter $(DEMO),$(DATA)),data,) ## Tune LightGBM with Optuna o
 
 score: setup $(if $(filter $(DEMO),$(DATA)),data,) ## Write the weekly at-risk list (AS_OF=YYYY-MM-DD, default: latest complete week)
 	$(BIN)/churn score --data $(DATA) --config $(CONFIG) $(WEEK_ARG)
+
+monitor: setup $(if $(filter $(DEMO),$(DATA)),data,) ## Look back at the week folders: realised vs expected quality, drift, retrain? (data/monitoring/)
+	$(BIN)/churn monitor --data $(DATA) --config $(CONFIG)
 
 ui: setup ## Serve the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db --host 127.0.0.1 --port 5000

@@ -301,6 +301,54 @@ def score(
 
 
 @app.command()
+def monitor(
+    data: DataOpt = Path("data/raw/demo"),
+    weeks: Annotated[
+        Path,
+        typer.Option("--weeks", help="Root of the week folders written by `churn score --out`."),
+    ] = Path("data/at_risk"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Monitoring folder to write (monitor.html, monitor.json).")
+    ] = Path("data/monitoring"),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
+    ] = None,
+) -> None:
+    """Look back at the weekly lists: realised vs expected quality, drift, staleness, retrain?"""
+    from churn.pipelines.monitor import run_monitor
+
+    result = run_monitor(data, weeks=weeks, out=out, config=config)
+    report = result.report
+    matured = [w for w in report["weeks"] if w["realised"]]
+    typer.echo(
+        f"{len(report['weeks'])} weeks monitored ({len(matured)} matured) against champion "
+        f"version {report['champion']['version']}"
+    )
+    for w in report["weeks"]:
+        e, r = w["expected"], w["realised"]
+        seen = (
+            f"realised {r['list_precision']['estimate']:.0%} "
+            f"[{r['list_precision']['low']:.0%}, {r['list_precision']['high']:.0%}], churn "
+            f"{r['churn_rate']['estimate']:.1%} vs {r['predicted_rate']:.1%} predicted"
+            if r
+            else "not matured"
+        )
+        drifted = len((w["drift"] or {}).get("flagged", []))
+        typer.echo(
+            f"  {w['as_of']}: list precision expected {e['list_precision']:.0%}, {seen}; "
+            f"{drifted} drifted features"
+        )
+    rec, stale = report["recommendation"], report["staleness"]
+    typer.echo(
+        f"champion's latest training snapshot: {stale['training_end']} ({stale['age_days']} days old)"
+    )
+    typer.echo("retrain recommended:" if rec["retrain"] else "no retrain needed")
+    for reason in rec["reasons"]:
+        typer.echo(f"  - {reason}")
+    typer.echo(f"Wrote {result.folder}/monitor.html and monitor.json")
+
+
+@app.command()
 def features(
     data: DataOpt,
     as_of: Annotated[
