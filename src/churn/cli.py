@@ -100,6 +100,15 @@ def simulate(
         typer.Option(help="Rate of duplicates, missing values and late records (0 = clean)."),
     ] = 0.01,
     fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+    drift: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--drift",
+            help="Inject a known change from a date, kind:YYYY-MM-DD[:size]: usage_drop (a "
+            "release halves counted usage) or price_rise (15% of customers leave within 90 "
+            "days); repeatable. See churn.simulate.drift.",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a B2B customer base with its ground truth, for demos, tests and benchmarks.
 
@@ -109,9 +118,11 @@ def simulate(
     from rich.progress import Progress
 
     import churn.simulate as simulation
+    from churn.simulate import apply_drift, parse_drift
 
     if fmt not in simulation.FORMATS:  # fail before minutes of simulation, not after
         raise ChurnError(f"--format must be one of {', '.join(simulation.FORMATS)}, got {fmt!r}")
+    drifts = [parse_drift(d) for d in drift or []]
     with Progress(transient=True) as bar:
         task = bar.add_task("Simulating weeks", total=None)
         sim = simulation.simulate(
@@ -122,6 +133,8 @@ def simulate(
             mess_rate=mess_rate,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+        for change in drifts:
+            sim = apply_drift(sim, change, seed=seed)
         bar.update(task, description="Writing files")
         path = simulation.write_dataset(sim, out, fmt=fmt)
     typer.echo(f"{sim.summary()} -> {path}")

@@ -56,12 +56,17 @@ or after it except ``contract_end_date``, the contract's next renewal, which is 
 
 from __future__ import annotations
 
+from churn.simulate.drift import DRIFTS, Drift, apply_drift, parse_drift
 from churn.simulate.files import annual_churn_rate, load_truth, write_dataset
 from churn.simulate.oracle import oracle_probability
 from churn.simulate.params import FORMATS, TRUTH_DIR, SimParams, SimulatedDataset, Truth
 from churn.simulate.process import simulate
 
 __all__ = [
+    "DRIFTS",
+    "Drift",
+    "apply_drift",
+    "parse_drift",
     "FORMATS",
     "TRUTH_DIR",
     "SimParams",
