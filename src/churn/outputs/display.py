@@ -45,7 +45,8 @@ def fmt_pct(x: Any) -> str:
     # Rounding must not turn 0.996 into a certainty an account manager would read as "100%".
     if x >= 0.995:
         return ">99%"
-    if 0 < x < 0.005:
+    # Nor may 0.0004 (or an isotonic step at exactly 0) read as "0%", a certainty of staying.
+    if x < 0.005:
         return "<1%"
     return f"{100 * x:.0f}%"
 
@@ -173,8 +174,11 @@ def trend_values(x: Any) -> list[float | None]:
 
 
 def trend_text(values: Sequence[float | None]) -> str:
-    """The trend as the workbook shows it: "31% 34% - 40%" (oldest first, "-" a missing week)."""
-    return " ".join("-" if v is None else fmt_pct(v) for v in values)
+    """The trend as the workbook shows it: "31% 34% \u2013 40%" (oldest first, a dash: no score).
+
+    An en dash, not "-": a cell starting with "-" would be neutralised as a formula.
+    """
+    return " ".join("\u2013" if v is None else fmt_pct(v) for v in values)
 
 
 def sparkline(

@@ -57,11 +57,13 @@ _PALETTE = {
 }
 
 
-def driver_label(name: str, width: int = 58) -> tuple[str, str | None]:
-    """A feature's plain name from the registry ("Sales region") and its kind.
+def driver_label(name: str, width: int = 44) -> tuple[str, str | None]:
+    """A feature's plain name from the registry ("Sales region"), on at most two lines, and kind.
 
     A name the registry does not know keeps its column name with spaces for underscores.
     """
+    import textwrap
+
     from churn.features import lookup
 
     try:
@@ -69,9 +71,7 @@ def driver_label(name: str, width: int = 58) -> tuple[str, str | None]:
     except KeyError:
         return name.replace("_", " "), None
     text = column.description.split(" (")[0].rstrip(".")
-    if len(text) > width:
-        text = text[: width - 1].rstrip() + "\u2026"
-    return text, column.kind
+    return textwrap.fill(text, width=width, max_lines=2, placeholder=" \u2026"), column.kind
 
 
 def drivers_png(drivers: pd.Series, families: Mapping[str, str], top: int = 15) -> bytes:
@@ -93,7 +93,7 @@ def drivers_png(drivers: pd.Series, families: Mapping[str, str], top: int = 15) 
             "account context (never a reason)" if kind == "context" else families.get(name, "")
         )
     colours = [_PALETTE.get(g, "#7b8794") for g in groups]
-    fig = Figure(figsize=(9, max(2.5, 0.32 * len(data) + 1.2)), dpi=100)
+    fig = Figure(figsize=(9, max(2.5, 0.4 * len(data) + 1.2)), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     ax.barh(list(range(len(data))), data.to_numpy(), color=colours)
