@@ -18,6 +18,8 @@ pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 N = 25
+#: Measured: 25 customers, the owner sections and the drivers chart print on 4 A4 pages.
+PRINTED_PAGES = 5
 
 
 def _week() -> WeekData:
@@ -267,3 +269,26 @@ def test_voice_trend_and_dropped_off_are_on_the_page(driver, tmp_path):
     assert "Gone Away Ltd" in dropped and "churned" in dropped and "1,143,800" in dropped
     rule = driver.find_element(By.ID, "list-rule").text
     assert "Up to 10 customers per owner" in rule and "high: 50% and above" in rule
+
+
+def test_page_prints_the_list_as_a_table_without_the_controls(driver, tmp_path):
+    import base64
+    import re
+
+    from selenium.webdriver.common.by import By
+
+    _open(driver, tmp_path, 400)  # printing from a phone still prints the table, not cards
+    pdf = base64.b64decode(
+        driver.execute_cdp_cmd("Page.printToPDF", {"preferCSSPageSize": True})["data"]
+    )
+    pages = max(int(n) for n in re.findall(rb"/Count (\d+)", pdf))
+    assert pages <= PRINTED_PAGES
+    assert b"/MediaBox [0 0 841.9" in pdf  # A4 landscape (842 x 595 pt), from the print CSS
+    driver.set_window_size(1032, 1000)  # A4 landscape less 12 mm margins, in CSS pixels
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not driver.find_element(By.ID, "search").is_displayed()
+    assert not driver.find_element(By.ID, "owner").is_displayed()
+    inner, scroll = driver.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollWidth]"
+    )
+    assert scroll <= inner  # the whole list fits the page's width
