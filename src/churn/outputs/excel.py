@@ -40,7 +40,7 @@ _EXCEL_COLUMNS: list[tuple[str, str, int, str | None]] = [
     # (column key, header, width, number format: "pct", "money", "int", "pts" or None)
     ("rank", "Rank", 5, "int"),
     ("customer_id", "Customer ID", 11, None),
-    ("name", "Customer", 24, None),
+    ("name", "Customer", 22, None),
     ("segment", "Segment", 11, None),
     ("plan", "Plan", 10, None),
     ("arr", "ARR", 11, "money"),
@@ -48,11 +48,11 @@ _EXCEL_COLUMNS: list[tuple[str, str, int, str | None]] = [
     ("risk_tier", "Risk tier", 8, None),
     ("revenue_at_risk", "Revenue at risk", 11, "money"),
     ("days_to_renewal", "Days to renewal", 9, "int"),
-    ("reasons", "Why at risk", 50, None),
-    ("voice", "Customer voice (latest NPS answer; latest complaint or incident)", 40, None),
-    ("what_changed", "What changed", 26, None),
-    ("trend", "Probability, last 8 weeks (oldest first; \u2013 no score)", 22, None),
-    ("recommended_play", "Recommended play", 30, None),
+    ("reasons", "Why at risk", 40, None),
+    ("voice", "Customer voice (latest NPS answer; latest complaint or incident)", 32, None),
+    ("what_changed", "What changed", 20, None),
+    ("trend", "Probability, last 8 weeks (oldest first; \u2013 no score)", 16, None),
+    ("recommended_play", "Recommended play", 24, None),
     ("change", "Since last week", 9, None),
     ("probability_change", "Probability change (points)", 10, "pts"),
 ]
@@ -195,6 +195,7 @@ def _write_row(ws: Any, i: int, row: Mapping[str, Any], k: int, formats: Mapping
     needed = max(
         sum(max(1, math.ceil(len(part) / (widths[key] * 1.1))) for part in text.split("\n"))
         for key, text in (
+            ("trend", values["trend"]),
             ("reasons", values["reasons"]),
             ("voice", values["voice"]),
             ("what_changed", values["what_changed"]),
