@@ -1,6 +1,9 @@
 """One workbook per account owner: their customers on the list, readable and deterministic.
 
-Frozen header, column widths, number formats and wrapped reasons; text cells are neutralised
+A front "Summary" sheet (customers, ARR and revenue at risk, plays, the list rule, the tier bands
+and how to read the list), then "At risk": frozen header and name column, column widths, number
+formats, wrapped reasons beside the voice of the customer, and a page setup that prints landscape,
+one page wide, with the header row repeated on every page. Text cells are neutralised
 (``churn.outputs.tables.neutralise_formula``) and stripped of the control characters Excel
 refuses. No clock inside the file: fixed created/modified times and zip entry times, so the same
 rows give byte-identical workbooks.
@@ -12,34 +15,51 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from churn.outputs.tables import neutralise_formula, reasons_of
+from churn.outputs.display import (
+    issue_voice,
+    missing,
+    nps_voice,
+    owner_summaries,
+    reasons,
+    tier_band_texts,
+    trend_text,
+    trend_values,
+)
+from churn.outputs.tables import neutralise_formula
 
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 _EXCEL_COLUMNS: list[tuple[str, str, int, str | None]] = [
     # (column key, header, width, number format: "pct", "money", "int", "pts" or None)
-    ("rank", "Rank", 6, "int"),
-    ("customer_id", "Customer ID", 14, None),
-    ("name", "Customer", 28, None),
-    ("segment", "Segment", 13, None),
-    ("plan", "Plan", 12, None),
-    ("arr", "ARR", 12, "money"),
-    ("churn_probability", "Churn probability", 11, "pct"),
-    ("risk_tier", "Risk tier", 9, None),
-    ("revenue_at_risk", "Revenue at risk", 13, "money"),
-    ("days_to_renewal", "Days to renewal", 10, "int"),
-    ("reasons", "Why at risk", 60, None),
-    ("recommended_play", "Recommended play", 36, None),
-    ("change", "Since last week", 10, None),
-    ("probability_change", "Probability change (points)", 12, "pts"),
+    ("rank", "Rank", 5, "int"),
+    ("customer_id", "Customer ID", 11, None),
+    ("name", "Customer", 22, None),
+    ("segment", "Segment", 11, None),
+    ("plan", "Plan", 10, None),
+    ("arr", "ARR", 11, "money"),
+    ("churn_probability", "Churn probability", 10, "pct"),
+    ("risk_tier", "Risk tier", 8, None),
+    ("revenue_at_risk", "Revenue at risk", 11, "money"),
+    ("days_to_renewal", "Days to renewal", 9, "int"),
+    ("reasons", "Why at risk", 40, None),
+    ("voice", "Customer voice (latest NPS answer; latest complaint or incident)", 32, None),
+    ("what_changed", "What changed", 20, None),
+    ("trend", "Probability, last 8 weeks (oldest first; \u2013 no score)", 16, None),
+    ("recommended_play", "Recommended play", 24, None),
+    ("change", "Since last week", 9, None),
+    ("probability_change", "Probability change (points)", 10, "pts"),
 ]
+#: Columns whose text wraps (the others are short).
+_WRAPPED = ("name", "reasons", "voice", "what_changed", "trend", "recommended_play")
+#: The columns frozen on screen: rank, customer ID and name stay while scrolling right.
+_FREEZE = "D2"
 
 
 def _excel_text(value: Any) -> Any:
@@ -50,9 +70,20 @@ def _excel_text(value: Any) -> Any:
 
 
 def render_workbook(
-    rows: pd.DataFrame, owner: str, as_of: pd.Timestamp, k: int, currency_format: str
+    rows: pd.DataFrame,
+    owner: str,
+    as_of: pd.Timestamp,
+    k: int,
+    currency_format: str,
+    *,
+    list_rule: str = "",
+    tier_bands: Sequence[tuple[str, float]] = (),
 ) -> bytes:
-    """One owner's workbook: frozen header, widths, formats, wrapped reasons; deterministic bytes."""
+    """One owner's workbook: a summary front sheet, then the list; deterministic bytes.
+
+    ``list_rule`` (a sentence) and ``tier_bands`` ((tier, lower bound), highest first) are stated
+    on the front sheet, so each workbook says who is on the list and what "high" means.
+    """
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
@@ -69,10 +100,19 @@ def render_workbook(
     _write_header(ws)
     for i, row in enumerate(rows.to_dict("records"), start=2):
         _write_row(ws, i, row, k, formats)
-    ws.freeze_panes = "C2"
+    ws.freeze_panes = _FREEZE
     ws.auto_filter.ref = f"A1:{get_column_letter(len(_EXCEL_COLUMNS))}{max(1, len(rows) + 1)}"
     ws.sheet_view.zoomScale = 100
-    _write_about(wb.create_sheet("About"), owner, as_of)
+    _print_setup(ws, as_of, landscape=True)
+    ws.print_title_rows = "1:1"  # the header row on every printed page
+
+    summary = wb.create_sheet("Summary", 0)
+    top = tier_bands[0][0] if tier_bands else "high"
+    r = _write_summary(summary, rows, owner, as_of, top, formats["money"])
+    r = _write_rule(summary, r + 1, list_rule, tier_bands)
+    _write_how_to_read(summary, r + 1)
+    _print_setup(summary, as_of, landscape=False)
+    wb.active = 0  # the workbook opens on its front sheet
 
     # No clock inside files: created/modified are the week itself, the creator is the product.
     fixed = datetime(as_of.year, as_of.month, as_of.day)
@@ -97,68 +137,161 @@ def _write_header(ws: Any) -> None:
         cell.fill = header_fill
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         ws.column_dimensions[get_column_letter(j)].width = width
-    ws.row_dimensions[1].height = 32
+    ws.row_dimensions[1].height = 45
+
+
+def _print_setup(ws: Any, as_of: pd.Timestamp, *, landscape: bool) -> None:
+    """A4, one page wide (as many tall as needed), narrow margins, page numbers in the footer."""
+    from openpyxl.worksheet.page import PageMargins
+
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # 0: as many pages tall as the rows need
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    # Only fixed text in the footer: "&" codes in a customer or owner name would be run.
+    ws.oddFooter.center.text = f"At-risk list, week of {as_of.date().isoformat()} - page &P of &N"
+
+
+def _cell_value(value: Any) -> Any:
+    if missing(value) and not isinstance(value, str):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return _excel_text(value)
 
 
 def _write_row(ws: Any, i: int, row: Mapping[str, Any], k: int, formats: Mapping[str, str]) -> None:
-    """Sheet row ``i``: one customer's cells, formatted, and a height that shows every reason."""
+    """Sheet row ``i``: one customer's cells, formatted, and a height that shows every line."""
     from openpyxl.styles import Alignment
 
     wrap = Alignment(wrap_text=True, vertical="top")
     top = Alignment(vertical="top")
-    reason_width = dict((c, w) for c, _, w, _ in _EXCEL_COLUMNS)["reasons"]
-    reasons = [
-        f"• {r['text']}" + (f" ({r['effect']})" if r["effect"] else "") for r in reasons_of(row, k)
+    lines = [
+        f"\u2022 {r['text']}" + (f" ({r['effect']})" if r["effect"] else "")
+        for r in reasons(row, k)
     ]
-    values = {**row, "reasons": "\n".join(reasons)}
-    # A change of probability is in percentage points, not a percentage of anything.
+    voice = [t for t in (nps_voice(row), issue_voice(row)) if t]
+    values = {
+        **row,
+        "reasons": "\n".join(lines),
+        "voice": "\n".join(voice),
+        "what_changed": str(row.get("what_changed") or "").strip(),
+        "trend": trend_text(trend_values(row.get("probability_trend"))),
+    }
+    # A change of probability is in whole percentage points (never shown as "-0 pts").
     change = row.get("probability_change")
-    values["probability_change"] = None if change is None or pd.isna(change) else 100 * change
+    values["probability_change"] = None if missing(change) else round(100 * float(change))
     for j, (key, _, _width, fmt) in enumerate(_EXCEL_COLUMNS, start=1):
-        value = values.get(key)
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            value = None
-        elif isinstance(value, np.generic):
-            value = value.item()
-        cell = ws.cell(row=i, column=j, value=_excel_text(value))
+        value = _cell_value(values.get(key))
+        cell = ws.cell(row=i, column=j, value=None if value == "" else value)
         if fmt:
             cell.number_format = formats[fmt]
-        cell.alignment = wrap if key in ("reasons", "recommended_play", "name") else top
+        cell.alignment = wrap if key in _WRAPPED else top
     # Excel does not grow rows for wrapped text written by a library: size each row so every
-    # reason is readable without scrolling (about 1.1 characters per unit of column width).
-    lines = sum(max(1, math.ceil(len(r) / (reason_width * 1.1))) for r in reasons) or 1
-    ws.row_dimensions[i].height = max(15.0, 15.0 * lines + 3)
+    # line is readable without scrolling (about 1.1 characters per unit of column width).
+    widths = {c: w for c, _, w, _ in _EXCEL_COLUMNS}
+    needed = max(
+        sum(max(1, math.ceil(len(part) / (widths[key] * 1.1))) for part in text.split("\n"))
+        for key, text in (
+            ("trend", values["trend"]),
+            ("reasons", values["reasons"]),
+            ("voice", values["voice"]),
+            ("what_changed", values["what_changed"]),
+            ("recommended_play", str(values.get("recommended_play") or "")),
+            ("name", str(values.get("name") or "")),
+        )
+    )
+    ws.row_dimensions[i].height = max(15.0, 15.0 * needed + 3)
 
 
-def _write_about(about: Any, owner: str, as_of: pd.Timestamp) -> None:
-    """The "About" sheet: whose list and which week, and what each column means."""
+_HOW_TO_READ = [
+    ("Churn probability", "Calibrated probability of leaving within the model's horizon."),
+    ("Revenue at risk", "Churn probability x ARR: the ARR expected to be lost."),
+    (
+        "Why at risk",
+        "Behaviours (never account attributes such as region, plan or ARR) that raise this "
+        "customer's risk, each with its size in probability points. The points split the "
+        "customer's probability minus the base rate (the model's probability with no feature "
+        "information) in proportion to the TreeSHAP log-odds contributions: risk-raising "
+        "features share the rise, risk-lowering ones the fall, so the reasons plus other factors "
+        "add up to probability minus base rate. Sizes that round to 0 points are not shown.",
+    ),
+    (
+        "Customer voice",
+        "The latest NPS answer (score, date and comment as written) and the latest complaint or "
+        "incident (category, open or resolved, and its age).",
+    ),
+    ("What changed", "For a customer new on the list or moved up: what changed most."),
+    ("Probability, last 8 weeks", "This customer's probability each week, oldest first."),
+    (
+        "Since last week",
+        "new = not on last week's list; up/down = probability moved by 1 point or more.",
+    ),
+]
+
+
+def _put(ws: Any, r: int, key: str, value: Any, fmt: str | None = None) -> None:
     from openpyxl.styles import Alignment, Font
 
-    notes = [
-        ("Owner", owner),
-        ("Week (as_of)", as_of.date().isoformat()),
-        ("Churn probability", "Calibrated probability of leaving within the model's horizon."),
-        ("Revenue at risk", "Churn probability x ARR: the ARR expected to be lost."),
-        (
-            "Why at risk",
-            "The behaviours (never account attributes) that raise this customer's risk most, "
-            "stated from their own data and only where the value points to more risk. Points: "
-            "probability minus the base rate, split between the features in proportion to their "
-            "TreeSHAP log-odds contributions (risk-raising ones share the rise, risk-lowering ones "
-            "the fall); reasons plus other factors add up to probability minus base rate.",
-        ),
-        (
-            "Since last week",
-            "new = not on last week's list; up/down = probability moved by 1 point or more.",
-        ),
-    ]
-    for r, (key, text) in enumerate(notes, start=1):
-        about.cell(row=r, column=1, value=key).font = Font(bold=True)
-        about.cell(row=r, column=2, value=_excel_text(text)).alignment = Alignment(
-            wrap_text=True, vertical="top"
-        )
-    about.column_dimensions["A"].width = 20
-    about.column_dimensions["B"].width = 90
+    ws.cell(row=r, column=1, value=key).font = Font(bold=True)
+    cell = ws.cell(row=r, column=2, value=_cell_value(value))
+    cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
+    if fmt:
+        cell.number_format = fmt
+    ws.cell(row=r, column=1).alignment = Alignment(vertical="top")
+
+
+def _write_summary(
+    ws: Any, rows: pd.DataFrame, owner: str, as_of: pd.Timestamp, top: str, money: str
+) -> int:
+    """The front sheet's numbers: whose list, which week, customers, ARR, plays. Next free row."""
+    from openpyxl.styles import Font
+
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["B"].width = 80
+    title = ws.cell(row=1, column=1, value=_excel_text(f"At-risk customers: {owner}"))
+    title.font = Font(bold=True, size=14)
+    ws.cell(row=2, column=1, value=f"Week of {as_of.date().isoformat()}")
+    summary = (owner_summaries(rows, top) or [None])[0]
+    arr = summary["arr"] if summary else math.nan
+    rar = summary["revenue_at_risk"] if summary else math.nan
+    _put(ws, 4, "Owner", owner)
+    _put(ws, 5, "Week (as_of)", as_of.date().isoformat())
+    _put(ws, 6, "Customers on the list", summary["customers"] if summary else 0, "0")
+    _put(ws, 7, f"In the top risk tier ({top})", summary["top_tier"] if summary else 0, "0")
+    _put(ws, 8, "ARR of these customers", None if missing(arr) else arr, money)
+    _put(ws, 9, "Revenue at risk (probability x ARR)", None if missing(rar) else rar, money)
+    plays = (summary["plays"] if summary else []) or [("none", 0)]
+    for j, (play, count) in enumerate(plays):
+        _put(ws, 10 + j, "Plays" if j == 0 else "", f"{play}: {count}" if count else play)
+    return 10 + len(plays)
+
+
+def _write_rule(ws: Any, r: int, list_rule: str, tier_bands: Sequence[tuple[str, float]]) -> int:
+    """Who is on the list and the tier bands, from row ``r``. Next free row."""
+    from openpyxl.styles import Font
+
+    ws.cell(row=r, column=1, value="The list rule").font = Font(bold=True, size=12)
+    r += 1
+    if list_rule:
+        _put(ws, r, "Who is on the list", list_rule)
+        ws.row_dimensions[r].height = 15.0 * max(1, math.ceil(len(list_rule) / 85)) + 3
+        r += 1
+    for j, text in enumerate(tier_band_texts(tier_bands) or ["not stated"]):
+        _put(ws, r, "Risk tiers (by probability)" if j == 0 else "", text)
+        r += 1
+    return r
+
+
+def _write_how_to_read(ws: Any, r: int) -> None:
+    from openpyxl.styles import Font
+
+    ws.cell(row=r, column=1, value="How to read the list").font = Font(bold=True, size=12)
+    for j, (key, text) in enumerate(_HOW_TO_READ, start=r + 1):
+        _put(ws, j, key, text)
+        ws.row_dimensions[j].height = 15.0 * max(1, math.ceil(len(text) / 85)) + 3
 
 
 def _deterministic_zip(data: bytes, wb: Any, fixed: datetime) -> bytes:

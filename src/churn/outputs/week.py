@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn.outputs.display import list_rule, tier_bands
 from churn.outputs.excel import render_workbook
 from churn.outputs.report import drivers_png, headline, render_report
 from churn.outputs.tables import (
@@ -82,7 +83,13 @@ def build_week_files(week: WeekData) -> dict[str, bytes]:
     for label, file_name in names.items():
         rows = week.at_risk[labels == label]
         files[f"owners/{file_name}"] = render_workbook(
-            rows, label, week.as_of, k, week.currency_format
+            rows,
+            label,
+            week.as_of,
+            k,
+            week.currency_format,
+            list_rule=list_rule(week),
+            tier_bands=tier_bands(week),
         )
 
     png = drivers_png(week.drivers, week.families) if len(week.drivers) and week.drivers_n else None
