@@ -153,3 +153,77 @@ def test_a_damaged_past_week_shows_a_dash_and_does_not_block(tmp_path, unreadabl
     if unreadable is not None:
         (folder / "scores.parquet").write_bytes(unreadable)
     assert past_week_scores(tmp_path, AS_OF, "W-MON", 3) == [None, None, None]
+
+
+# ------------------------------------------------------------------ a simulated week, end to end
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, scoring_model_factory):
+    return scoring_model_factory(tmp_path_factory.mktemp("week-list"), seed=4, mess_rate=0.0)
+
+
+def _spread(model):
+    """The demo model with a calibrator that spreads its (tiny) scores over 10-90%."""
+    from churn.modeling import Calibrator, ChurnModel
+
+    calibrator = Calibrator.from_dict({"method": "sigmoid", "a": 1.0, "b": 4.5})
+    return ChurnModel(model.booster, calibrator, model.feature_names, 90, model.metadata)
+
+
+def _settings(capacity):
+    from churn.settings import Settings
+
+    scoring = ScoringSettings(
+        min_probability=0.15,
+        capacity_per_owner=capacity,
+        list_size=None,
+    )
+    return Settings(scoring=scoring)
+
+
+@pytest.mark.slow
+def test_a_simulated_week_keeps_the_list_rule_and_names_who_dropped_off(demo, tmp_path):
+    import dataclasses
+
+    from churn.pipelines.score import score_week
+    from churn.scoring import DROPPED_WHY, list_rule_text
+
+    tables, model, as_of, _ = demo
+    model = _spread(model)
+    # Every third account has no ARR: none of them may be dropped for it.
+    customers = tables.customers.copy()
+    customers.loc[customers.index % 3 == 0, "arr"] = np.nan
+    tables = dataclasses.replace(tables, customers=customers)
+    last_week = as_of - pd.Timedelta(weeks=1)
+    score_week(tables, model, last_week, _settings(3), tmp_path)
+    result = score_week(tables, model, as_of, _settings(2), tmp_path)
+    folder = result.folder
+    scores = pd.read_parquet(folder / "scores.parquet")
+    rank = {"high": 0, "medium": 1, "low": 2}
+    assert scores["listed"].sum() > 10 and scores["risk_tier"].nunique() >= 2
+    for owner, owned in scores.groupby(scores["account_owner"].fillna("")):
+        listed, waiting = owned[owned["listed"]], owned[~owned["listed"]]
+        assert len(listed) <= 2, owner
+        if len(listed) and len(waiting):
+            # No lower tier on the list while a higher tier of the same owner waits.
+            assert listed["risk_tier"].map(rank).max() <= waiting["risk_tier"].map(rank).min()
+    unknown = scores[scores["arr"].isna() & (scores["churn_probability"] >= 0.15)]
+    assert unknown["listed"].any()  # unknown ARR is not silently dropped
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["list_rule"] == list_rule_text(_settings(2).scoring)
+    assert manifest["tier_bands"] == [["high", 0.5], ["medium", 0.25], ["low", 0.0]]
+    assert sum(manifest["play_mix"].values()) == manifest["counts"]["listed"]
+
+    dropped = pd.read_csv(folder / "dropped_off.csv", dtype={"customer_id": str})
+    before = pd.read_csv(folder.parent / last_week.date().isoformat() / "at_risk.csv")
+    now = pd.read_csv(folder / "at_risk.csv")
+    gone = set(before["customer_id"]) - set(now["customer_id"])
+    assert set(dropped["customer_id"]) == gone and len(gone) > 0
+    assert dropped["why"].str.split(":").str[0].isin(DROPPED_WHY).all()
+    assert (dropped["why"] == "displaced by capacity").any()  # capacity went from 3 to 2
+    assert manifest["counts"]["dropped_off"] == len(dropped)
+    # The list's context columns: trend of two weeks for returning customers, voice columns.
+    returning = result.at_risk[result.at_risk["change"] != "new"]
+    assert returning["probability_trend"].str.split().str.len().eq(2).all()
+    assert now["last_nps_score"].notna().any()
