@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from churn.scoring import shown_probability
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
@@ -78,8 +80,6 @@ def format_probability(p: Any) -> str:
     ``churn.scoring.shown_probability``, the same one the tiers and the floor use, so a customer
     shown as "50%" is in the tier that starts at 50%. Empty for a missing value.
     """
-    from churn.scoring import shown_probability
-
     if p is None or p is pd.NA or (isinstance(p, float) and math.isnan(p)):
         return ""
     x = float(p)
