@@ -305,10 +305,13 @@ def score(
         f"(ARR {h['arr_listed']:,.0f}, revenue at risk {h['revenue_at_risk']:,.0f}); "
         f"{h['new']} new, {h['up']} up, {h['down']} down, {h['dropped_off']} dropped off."
     )
+    from churn.outputs import format_probability
+
     for row in result.at_risk.head(5).itertuples():
         typer.echo(
             f"  {row.rank:>3}. {row.customer_id} {row.name if isinstance(row.name, str) else ''}"
-            f" {row.churn_probability:.0%} ({row.risk_tier}): {row.reason_1 or '-'}"
+            f" {format_probability(row.churn_probability)} ({row.risk_tier}):"
+            f" {row.reason_1 or '-'}"
         )
     typer.echo(f"Wrote {len(result.files)} files to {result.folder} (open report.html).")
 

@@ -198,10 +198,15 @@ class ScoringSettings(_Section):
 
     _section: ClassVar[str] = "scoring"
 
-    list_size: NonNegative = 100
-    """Customers on the at-risk list: the top ``list_size`` by priority ..."""
-    min_probability: Share = 0.5
-    """... plus anyone at or above this probability."""
+    list_size: NonNegative | None = 100
+    """At most this many customers on the list in all (``null``: no overall limit). The list
+    rule in plain words, with the tiers, is ``churn.scoring.list_rule_text``."""
+    capacity_per_owner: Positive | None = 5
+    """At most this many customers per account owner (customers without an owner share one
+    "Unassigned" allowance; ``null``: no limit per owner)."""
+    min_probability: Share = 0.25
+    """The probability floor: nobody whose probability, as displayed (whole percent), is below it
+    is listed. Above the floor, places go by tier first, then by ``priority``."""
     tiers: tuple[tuple[Text, Share], ...] = (("high", 0.5), ("medium", 0.25), ("low", 0.0))
     """Risk tiers by calibrated probability, highest first: (name, lower bound); the last
     bound is 0 so that every probability has a tier."""
@@ -213,8 +218,9 @@ class ScoringSettings(_Section):
     a behaviour feature that raises the customer's risk by less is not shown (its points stay in
     "other factors"). A reason shown at 0 points is never shown, whatever this is."""
     priority: Priority = "revenue_at_risk"
-    """Order of the list: "revenue_at_risk" (probability x ARR: where the money is; customers
-    with unknown ARR count as 0 but still enter through ``min_probability``) or "probability"."""
+    """Order within a tier: "revenue_at_risk" (probability x ARR: where the money is; a customer
+    with unknown ARR is ordered as if at the median ARR of the scored customers, never dropped)
+    or "probability"."""
     default_play: Text = "Regular check-in: no single driver stands out"
     """Play for a customer whose main driver family is not in the playbook (or who has none)."""
     required_features: tuple[Text, ...] = ("acct_tenure_days",)
@@ -228,6 +234,11 @@ class ScoringSettings(_Section):
     """Probability moves smaller than this (in probability, 0.01 = 1 point) are "same"."""
     currency_format: Text = "#,##0"
     """Excel number format for money columns (ARR, revenue at risk); the data has no currency."""
+    complaint_categories: tuple[Text, ...] = ("complaint",)
+    """Interaction categories that are complaints (voice of the customer: the latest complaint,
+    open or resolved, is shown beside the reasons). Compared case-insensitively."""
+    incident_categories: tuple[Text, ...] = ("incident",)
+    """Interaction categories that are incidents (shown beside the reasons while open at as_of)."""
 
     @field_validator("tiers")
     @classmethod

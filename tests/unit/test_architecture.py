@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "spine": 3,
     "scoring_date": 3,
     "features": 3,
+    "voice": 3,
     "labels": 4,
     "dataset": 5,
     "static_table": 5,

@@ -9,6 +9,7 @@ import pytest
 
 from churn.errors import ChurnError
 from churn.modeling import Calibrator, ChurnModel
+from churn.outputs.tables import format_probability, list_columns
 from churn.scoring import (
     EXCLUDED_NO_FEATURES,
     FeatureMismatchError,
@@ -20,9 +21,14 @@ from churn.scoring import (
     compare_with_previous,
     dropped_off,
     excluded_counts,
+    list_rule_text,
+    listed_mask,
+    order_for_list,
+    play_mix,
     renewal_days,
     score_customers,
     split_scorable,
+    tier_bands,
 )
 from churn.settings import ScoringSettings
 from churn.spine import latest_complete_week
@@ -153,8 +159,35 @@ def test_the_same_feature_set_in_another_order_is_accepted():
 
 def test_tier_bounds_are_inclusive_and_defined_once_in_settings():
     tiers = ScoringSettings().tiers
-    p = pd.Series([0.5, 0.4999, 0.25, 0.0, 0.99])
+    p = pd.Series([0.5, 0.4949, 0.25, 0.0, 0.99])
     assert assign_tiers(p, tiers).tolist() == ["high", "medium", "medium", "low", "high"]
+
+
+def test_a_probability_shown_as_50_percent_is_in_the_tier_that_starts_at_50():
+    tiers = ScoringSettings().tiers
+    grid = pd.Series(np.linspace(0.0, 1.0, 20001))
+    tier = assign_tiers(grid, tiers)
+    bounds = dict(tiers)
+    upper = {name: tiers[i - 1][1] if i else 2.0 for i, (name, _) in enumerate(tiers)}
+    for p, t in zip(grid, tier, strict=True):
+        text = format_probability(p)
+        if text in (">99%", "<1%"):
+            continue
+        shown = int(text.rstrip("%")) / 100
+        # The tier is the one the DISPLAYED percentage falls in: "50%" is never "medium".
+        assert bounds[t] <= shown < upper[t], (p, text, t)
+    assert format_probability(0.4999) == "50%" and assign_tiers(pd.Series([0.4999]), tiers)[0] == (
+        "high"
+    )
+    assert format_probability(0.996) == ">99%" and format_probability(0.001) == "<1%"
+    assert format_probability(np.nan) == "" and format_probability(None) == ""
+
+
+def test_tier_bounds_and_the_floor_must_be_whole_percents():
+    with pytest.raises(ChurnError, match="whole percent"):
+        check_scoring_settings(ScoringSettings(tiers=(("high", 0.555), ("low", 0.0))))
+    with pytest.raises(ChurnError, match="scoring.min_probability"):
+        check_scoring_settings(ScoringSettings(min_probability=0.125))
 
 
 def test_bad_tiers_or_priority_are_refused_with_the_key_to_fix():
@@ -173,46 +206,110 @@ def test_scores_are_the_models_calibrated_probabilities(model):
 
 
 def test_priority_is_revenue_at_risk_so_a_big_account_comes_first(model):
-    # B is riskier, but A's ARR puts far more revenue at risk.
+    # B is riskier, but A's ARR puts far more revenue at risk: within one tier A comes first.
     frame = _frame([("A", 400, 7, 0.9), ("B", 400, 1, 0.3)])
-    scores, _, _ = _score(model, frame, [1_000_000.0, 1_000.0])
+    one_tier = {"tiers": (("all", 0.0),)}
+    scores, _, _ = _score(model, frame, [1_000_000.0, 1_000.0], **one_tier)
     assert scores["churn_probability"].iloc[1] > scores["churn_probability"].iloc[0]
     assert scores["customer_id"].tolist() == ["A", "B"]
     assert scores["revenue_at_risk"].iloc[0] == pytest.approx(
         scores["churn_probability"].iloc[0] * 1_000_000
     )
-    by_p, _, _ = _score(model, frame, [1_000_000.0, 1_000.0], priority="probability")
+    by_p, _, _ = _score(model, frame, [1_000_000.0, 1_000.0], priority="probability", **one_tier)
     assert by_p["customer_id"].tolist() == ["B", "A"]
+    # With the default tiers B is "high" and A "low": the tier comes first.
+    tiered, _, _ = _score(model, frame, [1_000_000.0, 1_000.0])
+    assert tiered["risk_tier"].tolist() == ["high", "low"]
+    assert tiered["customer_id"].tolist() == ["B", "A"]
 
 
-def test_list_is_the_top_n_plus_everyone_above_the_probability_floor(model):
-    frame = _frame(
-        [("A", 400, 1, 0.3), ("B", 400, 2, 0.3), ("C", 400, 9, 1.2), ("D", 400, 10, 1.3)]
+def _listing(p, owner, arr, **settings):
+    """Scores as score_customers builds them (tiered, in list order, listed), from literals."""
+    s = ScoringSettings(**settings)
+    scores = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:02d}" for i in range(len(p))],
+            "churn_probability": p,
+            "account_owner": owner,
+            "arr": arr,
+        }
     )
-    # Tiny ARR for the risky ones: they are not the top 1 by revenue but pass the floor.
-    scores, _, _ = _score(model, frame, [1.0, 1.0, 1e6, 1e6], list_size=1, min_probability=0.5)
-    listed = at_risk_list(scores)
-    assert (
-        scores.loc[scores["churn_probability"] >= 0.5, "customer_id"]
-        .isin(listed["customer_id"])
-        .all()
+    scores["risk_tier"] = assign_tiers(scores["churn_probability"], s.tiers)
+    scores["revenue_at_risk"] = scores["churn_probability"] * scores["arr"]
+    scores = order_for_list(scores, s)
+    scores["listed"] = listed_mask(scores, s)
+    return scores
+
+
+def test_no_lower_tier_customer_takes_a_place_while_a_higher_tier_one_of_the_owner_waits():
+    # Ann: a medium-tier whale and two high-tier small accounts; capacity 2.
+    scores = _listing(
+        [0.30, 0.60, 0.55, 0.80, 0.10],
+        ["Ann", "Ann", "Ann", "Bob", "Bob"],
+        [5e6, 1e3, 2e3, 1e3, 1e6],
+        capacity_per_owner=2,
+        list_size=None,
     )
-    assert listed["customer_id"].iloc[0] in {"C", "D"}
-    assert listed["rank"].tolist() == list(range(1, len(listed) + 1))
-    assert len(listed) == 3
+    listed = scores[scores["listed"]]
+    assert sorted(listed["customer_id"]) == ["C01", "C02", "C03"]
+    # Bob's low-tier account is below the floor, whatever its ARR.
+    assert not scores.loc[scores["customer_id"] == "C04", "listed"].any()
+    rank = {name: i for i, (name, _) in enumerate(ScoringSettings().tiers)}
+    for _, owned in scores.groupby("account_owner"):
+        worst_listed = owned.loc[owned["listed"], "risk_tier"].map(rank).max()
+        best_waiting = owned.loc[~owned["listed"], "risk_tier"].map(rank).min()
+        assert not (worst_listed > best_waiting)
 
 
-def test_unknown_arr_still_scores_and_ranks_last_by_revenue(model):
-    frame = _frame([("A", 400, 1, 0.3), ("B", 400, 9, 1.2)])
-    scores, _, _ = _score(model, frame, [np.nan, 10.0])
-    assert scores["customer_id"].tolist() == ["B", "A"]
-    assert np.isnan(scores.loc[scores["customer_id"] == "A", "revenue_at_risk"]).all()
+def test_the_list_size_cuts_in_tier_order_across_owners():
+    scores = _listing(
+        [0.30, 0.90, 0.60, 0.26], ["A", "B", "C", "D"], [1e6, 1e3, 1e3, 1e7], list_size=2
+    )
+    assert scores.loc[scores["listed"], "customer_id"].tolist() == ["C01", "C02"]
+    assert at_risk_list(scores)["rank"].tolist() == [1, 2]
+
+
+def test_customers_without_an_owner_share_one_capacity():
+    scores = _listing(
+        [0.9, 0.8, 0.7], [None, " ", "Ann"], [1.0, 1.0, 1.0], capacity_per_owner=1, list_size=None
+    )
+    assert scores.loc[scores["listed"], "customer_id"].tolist() == ["C00", "C02"]
+
+
+def test_high_probability_with_unknown_arr_is_listed_as_a_median_account():
+    # Without ARR a 95% customer is ordered as if at the median ARR, not as 0: it gets the place.
+    scores = _listing(
+        [0.95, 0.60, 0.55, 0.52],
+        ["Ann"] * 4,
+        [np.nan, 1e3, 2e3, 3e3],
+        capacity_per_owner=2,
+    )
+    assert scores.loc[scores["listed"], "customer_id"].tolist() == ["C00", "C03"]
+    assert np.isnan(scores.loc[0, "revenue_at_risk"])
+
+
+def test_the_rule_and_the_bands_are_stated_from_the_settings():
+    s = ScoringSettings(capacity_per_owner=7, list_size=80, min_probability=0.3)
+    text = list_rule_text(s)
+    assert "30% or more" in text and "at most 7 per account owner" in text and "80 in all" in text
+    assert "high 50% and above; medium 25% to 49%; low below 25%" in text
+    assert tier_bands(s) == (("high", 0.5), ("medium", 0.25), ("low", 0.0))
+
+
+def test_every_driver_family_has_a_play_in_the_default_playbook():
+    from churn.features import FAMILIES
+
+    playbook = ScoringSettings().playbook
+    assert set(FAMILIES) <= set(playbook)
+    assert len({playbook[f] for f in FAMILIES}) == len(FAMILIES)
+    listed = pd.DataFrame({"recommended_play": ["b", "a", "b", None]})
+    assert play_mix(listed) == {"b": 2, "a": 1}
 
 
 def test_reasons_only_for_listed_customers_when_scope_is_listed(model):
     frame = _frame([("A", 400, 1, 0.3), ("B", 400, 9, 1.2)])
     scores, contrib, _ = _score(
-        model, frame, [100.0, 1.0], list_size=1, min_probability=1.0, reasons_scope="listed"
+        model, frame, [100.0, 1.0], list_size=1, min_probability=0.0, reasons_scope="listed"
     )
     assert len(contrib) == 1
     assert scores.loc[0, "reason_1"] is not None
@@ -327,7 +424,10 @@ def test_scoring_a_week_writes_every_file_and_the_counts_add_up(demo, tmp_path):
     assert counts["excluded_by_reason"] == {"missing required data": counts["excluded"]}
     assert manifest["model"]["version"] == "7" and manifest["model"]["run_id"] == "run-1"
     at_risk = pd.read_csv(result.folder / "at_risk.csv")
-    assert len(at_risk) == counts["listed"] >= min(100, counts["scored"])
+    assert len(at_risk) == counts["listed"] > 0
+    assert list(at_risk.columns) == list_columns(3)  # the documented columns, all of them
+    assert manifest["list_rule"] == list_rule_text(settings.scoring)
+    assert sum(manifest["play_mix"].values()) == counts["listed"]
     assert at_risk["reason_1"].notna().any()
     assert set(manifest["files"]) == set(_files(result.folder)) - {"manifest.json"}
 

@@ -57,7 +57,8 @@ DEFAULTS = {
     },
     "scoring": {
         "list_size": 100,
-        "min_probability": 0.5,
+        "capacity_per_owner": 5,
+        "min_probability": 0.25,
         "tiers": (("high", 0.5), ("medium", 0.25), ("low", 0.0)),
         "playbook": {
             "product adoption": "Adoption workshop: re-onboard the users and set usage goals",
@@ -73,6 +74,8 @@ DEFAULTS = {
         "reasons_scope": "all",
         "change_tolerance": 0.01,
         "currency_format": "#,##0",
+        "complaint_categories": ("complaint",),
+        "incident_categories": ("incident",),
     },
     "monitoring": {
         "psi_bins": 10,

@@ -12,22 +12,33 @@ from __future__ import annotations
 from churn.outputs.excel import render_workbook
 from churn.outputs.report import _fmt_pct, headline, render_report
 from churn.outputs.store import (
+    past_week_scores,
     previous_week_folder,
     read_week,
     recover_week_folders,
     week_folder,
     write_week_atomically,
 )
-from churn.outputs.tables import neutralise_formula, owner_file_names, render_csv, slugify
+from churn.outputs.tables import (
+    format_probability,
+    list_columns,
+    neutralise_formula,
+    owner_file_names,
+    render_csv,
+    slugify,
+)
 from churn.outputs.week import WeekData, build_week_files, render_manifest
 
 __all__ = [
     "WeekData",
     "_fmt_pct",
     "build_week_files",
+    "format_probability",
     "headline",
+    "list_columns",
     "neutralise_formula",
     "owner_file_names",
+    "past_week_scores",
     "previous_week_folder",
     "read_week",
     "recover_week_folders",

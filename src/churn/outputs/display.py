@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from churn.outputs.tables import _text, owner_label, reasons_of
+from churn.outputs.tables import _text, format_probability, owner_label, reasons_of
 
 if TYPE_CHECKING:
     from churn.outputs.week import WeekData
@@ -38,17 +38,8 @@ def fmt_money(x: Any) -> str:
 
 
 def fmt_pct(x: Any) -> str:
-    """A probability as the page, the workbooks and the CLI show it (never a rounded "100%")."""
-    if missing(x):
-        return ""
-    x = float(x)
-    # Rounding must not turn 0.996 into a certainty an account manager would read as "100%".
-    if x >= 0.995:
-        return ">99%"
-    # Nor may 0.0004 (or an isotonic step at exactly 0) read as "0%", a certainty of staying.
-    if x < 0.005:
-        return "<1%"
-    return f"{100 * x:.0f}%"
+    """A probability as the page, the workbooks and the CLI show it: ``format_probability``."""
+    return format_probability(x)
 
 
 def fmt_points(x: Any) -> str:

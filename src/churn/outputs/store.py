@@ -195,3 +195,29 @@ def _read_week(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         pd.read_parquet(folder / "scores.parquet") if (folder / "scores.parquet").exists() else None
     )
     return lst, scores
+
+
+def past_week_scores(
+    root: Path, as_of: pd.Timestamp, cadence: str, weeks: int
+) -> list[pd.DataFrame | None]:
+    """The scores (``customer_id``, ``churn_probability``) of the ``weeks`` weeks before
+    ``as_of`` on the cadence, oldest first; ``None`` for a week with no complete folder.
+
+    Only a folder with a manifest counts (a complete week); an unreadable scores file is
+    named in a warning and read as no week, so the trend never blocks this week's list.
+    """
+    step = pd.tseries.frequencies.to_offset(cadence)
+    dates = [pd.Timestamp(as_of) - i * step for i in range(weeks, 0, -1)]
+    out: list[pd.DataFrame | None] = []
+    for when in dates:
+        folder = week_folder(root, when)
+        path = folder / "scores.parquet"
+        if not (folder / "manifest.json").exists() or not path.exists():
+            out.append(None)
+            continue
+        try:
+            out.append(pd.read_parquet(path, columns=["customer_id", "churn_probability"]))
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("week %s: scores cannot be read (%s); its trend value is '-'", folder, exc)
+            out.append(None)
+    return out

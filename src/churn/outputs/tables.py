@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from churn.scoring import shown_probability
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
@@ -45,6 +47,49 @@ LIST_COLUMNS = [
 ]
 CHANGE_COLUMNS = ["change", "previous_rank", "previous_probability", "probability_change"]
 SIZE_COLUMNS = ["other_factors_effect", "base_probability"]
+#: What changed most since last week (a sentence) and the 8-week probability trend.
+HISTORY_COLUMNS = ["what_changed", "probability_trend"]
+#: Voice of the customer (``churn.voice.VOICE_COLUMNS``): the latest NPS answer and issue.
+VOICE_COLUMNS = [
+    "last_nps_score",
+    "last_nps_at",
+    "last_nps_comment",
+    "last_issue_category",
+    "last_issue_at",
+    "last_issue_status",
+    "last_issue_age_days",
+]
+
+
+def list_columns(k: int) -> list[str]:
+    """Every column of at_risk.csv / at_risk.parquet, in order (stable: docs/weekly-list.md)."""
+    return (
+        LIST_COLUMNS
+        + reason_list_columns(k)
+        + SIZE_COLUMNS
+        + CHANGE_COLUMNS
+        + HISTORY_COLUMNS
+        + VOICE_COLUMNS
+    )
+
+
+def format_probability(p: Any) -> str:
+    """A probability as every output shows it: whole percent, ">99%" and "<1%" at the ends.
+
+    The ONE display of a probability (page, workbook notes, CLI); its rounding is
+    ``churn.scoring.shown_probability``, the same one the tiers and the floor use, so a customer
+    shown as "50%" is in the tier that starts at 50%. Empty for a missing value.
+    """
+    if p is None or p is pd.NA or (isinstance(p, float) and math.isnan(p)):
+        return ""
+    x = float(p)
+    # Rounding must not turn 0.996 into a certainty an account manager would read as "100%".
+    if x >= 0.995:
+        return ">99%"
+    # Nor may 0.0004 (or an isotonic step at exactly 0) read as "0%", a certainty of staying.
+    if x < 0.005:
+        return "<1%"
+    return f"{100 * float(shown_probability(x)):.0f}%"
 
 
 def reason_list_columns(k: int) -> list[str]:
@@ -145,10 +190,13 @@ def reasons_of(row: Mapping[str, Any], k: int) -> list[dict[str, str]]:
 
 
 def list_frame(at_risk: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The list's columns in their documented order (those present)."""
+    """The list's columns in their documented order (:func:`list_columns`), always all of them.
+
+    A column the week does not have (no previous week, no NPS table) is there and empty, so a
+    CRM import sees the same columns every week.
+    """
     # The reasons' points plus other factors add up to probability minus the base rate.
-    cols = LIST_COLUMNS + reason_list_columns(k) + SIZE_COLUMNS + CHANGE_COLUMNS
-    return at_risk[[c for c in cols if c in at_risk.columns]].reset_index(drop=True)
+    return at_risk.reindex(columns=list_columns(k)).reset_index(drop=True)
 
 
 def render_csv(frame: pd.DataFrame) -> bytes:

@@ -5,9 +5,11 @@ A week folder ``<root>/<as_of>/`` holds:
 - ``at_risk.csv`` / ``at_risk.parquet``: the list, in priority order;
 - ``scores.parquet``: every scored customer (score, tier, reasons), for analysts;
 - ``excluded.csv``: active customers not scored, each with the reason;
+- ``dropped_off.csv``: each customer on last week's list not on this week's, with why;
 - ``owners/<owner>.xlsx``: one workbook per account owner with their customers on the list;
 - ``report.html``: one self-contained page (inline CSS/JS, plot as base64 PNG);
-- ``manifest.json``: as_of, model, data hash, counts and each file's sha256.
+- ``manifest.json``: as_of, model, data hash, the list rule and tier bands, counts (the play
+  mix, dropped off by why) and each file's sha256.
 
 Rendering (:func:`build_week_files`) is pure: frames in, ``{relative path: bytes}`` out, with no
 timestamps inside any file (sorted JSON here; see ``excel`` and ``report`` for the others), so
@@ -35,6 +37,7 @@ from churn.outputs.tables import (
     render_csv,
     render_parquet,
 )
+from churn.scoring import DROPPED_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,12 @@ class WeekData:
     dropped: pd.DataFrame = field(default_factory=pd.DataFrame)
     drivers_n: int = 0
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: The list rule and the tier bands in plain words (``churn.scoring.list_rule_text``).
+    list_rule: str = ""
+    #: (tier, lower bound) pairs, highest first (``churn.scoring.tier_bands``).
+    tier_bands: tuple[tuple[str, float], ...] = ()
+    #: Customers per recommended play on the list (``churn.scoring.play_mix``).
+    play_mix: Mapping[str, int] = field(default_factory=dict)
 
 
 def build_week_files(week: WeekData) -> dict[str, bytes]:
@@ -73,6 +82,7 @@ def build_week_files(week: WeekData) -> dict[str, bytes]:
     files["scores.parquet"] = render_parquet(week.scores)
     excluded = week.excluded.reindex(columns=["customer_id", "name", "account_owner", "reason"])
     files["excluded.csv"] = render_csv(excluded)
+    files["dropped_off.csv"] = render_csv(week.dropped.reindex(columns=DROPPED_COLUMNS))
 
     names = owner_file_names(week.at_risk["account_owner"] if len(week.at_risk) else [])
     labels = (
@@ -102,7 +112,7 @@ def render_manifest(
     week: WeekData, files: Mapping[str, bytes], owner_files: Mapping[str, str]
 ) -> bytes:
     """manifest.json: what the week is, where it came from, counts, and each file's sha256."""
-    from churn.scoring import excluded_counts
+    from churn.scoring import dropped_counts, excluded_counts, play_mix
 
     h = headline(week)
     manifest = {
@@ -122,7 +132,11 @@ def render_manifest(
             "up": h["up"],
             "down": h["down"],
             "dropped_off": h["dropped_off"],
+            "dropped_off_by_why": dropped_counts(week.dropped),
         },
+        "list_rule": week.list_rule,
+        "tier_bands": [[name, _jsonable(bound)] for name, bound in week.tier_bands],
+        "play_mix": dict(week.play_mix) if week.play_mix else play_mix(week.at_risk),
         "headline": {
             "arr_listed": _jsonable(round(h["arr_listed"], 2)),
             "revenue_at_risk_listed": _jsonable(round(h["revenue_at_risk"], 2)),

@@ -3,8 +3,10 @@
 load the dataset -> the champion model -> active customers at as_of, built once
 (``churn.dataset.scoring_spine``) -> features on that spine with the SAME code as training
 (``churn.dataset.build_scoring_frame``) -> feature-set check -> scores, tiers, reasons, plays
-(``churn.pipelines.week``) -> what changed since the previous week folder under the same root ->
-files rendered (``churn.outputs``) and written atomically to ``<root>/<as_of>/``.
+(``churn.pipelines.week``) -> the list in context: what changed since the previous week folder
+under the same root, the trend, the voice of the customer, who dropped off and why
+(``churn.pipelines.week_context``) -> files rendered (``churn.outputs``) and written
+atomically to ``<root>/<as_of>/``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from churn._progress import progress_bar
 from churn.contract import Tables
 from churn.pipelines.week import check_week, score_scorable, week_data
+from churn.pipelines.week_context import list_in_context
 from churn.scoring_date import parse_as_of
 from churn.settings import Settings
 from churn.spine import latest_complete_week
@@ -75,13 +78,7 @@ def score_week(
         week_folder,
         write_week_atomically,
     )
-    from churn.scoring import (
-        at_risk_list,
-        check_feature_set,
-        check_scoring_settings,
-        compare_with_previous,
-        split_scorable,
-    )
+    from churn.scoring import check_feature_set, check_scoring_settings, split_scorable
 
     scoring = settings.scoring
     check_scoring_settings(scoring)
@@ -101,14 +98,12 @@ def score_week(
             tables, model, as_of, scoring, scorable, excluded, len(active)
         )
         previous = previous_week_folder(out_root, as_of)
-        prev_list, prev_scores = read_week(previous) if previous else (None, None)
-        listed = compare_with_previous(
-            at_risk_list(scores), prev_list, prev_scores, scoring.change_tolerance
-        )
+        prev = read_week(previous) if previous else (None, None)
+        listed, dropped = list_in_context(tables, scores, excluded, prev, as_of, settings, out_root)
         bar.step("files")
         parts = {"listed": listed, "scores": scores, "excluded": excluded, "active": len(active)}
-        parts.update(contributions=contributions, families=families)
-        week = week_data(tables, model, as_of, horizon, scoring, parts, previous, prev_list)
+        parts.update(contributions=contributions, families=families, dropped=dropped)
+        week = week_data(tables, model, as_of, horizon, scoring, parts, previous)
         files = build_week_files(week)
         folder = write_week_atomically(files, week_folder(out_root, as_of))
     return ScoreResult(

@@ -78,17 +78,16 @@ def week_data(
     scoring: ScoringSettings,
     parts: dict[str, Any],
     previous: Path | None,
-    prev_list: pd.DataFrame | None,
 ) -> Any:
     """The ``churn.outputs.WeekData`` of one scored week.
 
-    ``parts``: ``listed``, ``scores``, ``excluded``, ``contributions``, ``families`` and
-    ``active`` (the count of active customers).
+    ``parts``: ``listed``, ``scores``, ``excluded``, ``contributions``, ``families``,
+    ``active`` (the count of active customers) and ``dropped`` (named, with why).
     """
     from churn.explain import global_drivers
     from churn.outputs import WeekData
     from churn.pipelines.lineage import tables_fingerprint
-    from churn.scoring import dropped_off
+    from churn.scoring import list_rule_text, play_mix, tier_bands
 
     listed, contributions = parts["listed"], parts["contributions"]
     return WeekData(
@@ -106,9 +105,12 @@ def week_data(
         priority=scoring.priority,
         currency_format=scoring.currency_format,
         previous_as_of=previous.name if previous else None,
-        dropped=dropped_off(listed, prev_list),
+        dropped=parts["dropped"],
         drivers_n=len(contributions),
         settings=scoring.model_dump(),
+        list_rule=list_rule_text(scoring),
+        tier_bands=tier_bands(scoring),
+        play_mix=play_mix(listed),
     )
 
 

@@ -6,15 +6,12 @@ champion model, builds the features with the same code as training and writes th
 The list
 --------
 Each scored customer gets the calibrated probability of churning within the model's horizon,
-a risk tier (``ScoringSettings.tiers``, the ONE definition of the tiers), the revenue at risk
-(probability x ARR, the expected ARR lost) and a priority rank. The at-risk list is the top
-``list_size`` customers by priority plus everyone at or above ``min_probability``.
-
-Priority is **revenue at risk** by default: account teams have a fixed capacity each week and the
-money they can save is probability x ARR, so a 40% risk on a 500k account comes before a 90% risk
-on a 2k one. Customers with unknown ARR count as 0 for ordering (they still enter the list through
-``min_probability``). ``priority: probability`` orders by probability alone. Ties break by
-probability, then customer_id, so the order is deterministic.
+a risk tier (``ScoringSettings.tiers``, the ONE definition of the tiers, applied to the
+probability as displayed), the revenue at risk (probability x ARR, the expected ARR lost) and a
+priority rank. Who is listed is ``churn.scoring.listing``: a probability floor, capacity per
+owner and overall, tier first and then priority (revenue at risk by default: the money a team
+can save is probability x ARR, so within a tier a 40% risk on a 500k account comes before a 45%
+risk on a 2k one). Ties break by probability, then customer_id, so the order is deterministic.
 
 Who is not scored
 -----------------
@@ -41,6 +38,12 @@ import pandas as pd
 
 from churn.errors import ChurnError
 from churn.explain import Renderer, reason_rules, recommend_play, top_reasons
+from churn.scoring.listing import (
+    assign_tiers,
+    listed_mask,
+    order_for_list,
+    whole_percent_problems,
+)
 from churn.settings import ScoringSettings
 
 log = logging.getLogger(__name__)
@@ -87,8 +90,9 @@ def check_scoring_settings(settings: ScoringSettings) -> None:
             "scoring.tiers must be (name, lower bound) pairs, highest bound first, the last "
             f"with bound 0 so every probability has a tier; got {list(settings.tiers)}"
         )
-    if settings.list_size < 0 or settings.reasons_per_customer < 1:
+    if (settings.list_size or 0) < 0 or settings.reasons_per_customer < 1:
         problems.append("scoring.list_size must be >= 0 and reasons_per_customer >= 1")
+    problems += whole_percent_problems(settings)
     if problems:
         raise ChurnError("invalid scoring settings: " + "; ".join(problems))
 
@@ -125,15 +129,6 @@ def check_feature_set(model_features: Sequence[str], frame_columns: Sequence[str
             + ". Retrain with `make train` (or score with the code version the model was "
             "trained with)."
         )
-
-
-def assign_tiers(probability: pd.Series, tiers: Sequence[tuple[str, float]]) -> pd.Series:
-    """Risk tier of each probability: the first tier (highest first) whose bound it reaches."""
-    p = probability.to_numpy(dtype=float)
-    out = np.full(len(p), None, dtype=object)
-    for name, bound in reversed(list(tiers)):
-        out[p >= bound] = name
-    return pd.Series(out, index=probability.index, name="risk_tier", dtype=object)
 
 
 def split_scorable(
@@ -286,7 +281,7 @@ def score_customers(
     scores = scores.merge(accounts, on="customer_id", how="left", validate="one_to_one")
     scores["risk_tier"] = assign_tiers(scores["churn_probability"], settings.tiers)
     scores["revenue_at_risk"] = scores["churn_probability"] * scores["arr"]
-    scores = order_by_priority(scores, settings.priority)
+    scores = order_for_list(scores, settings)
     scores["priority_rank"] = np.arange(1, len(scores) + 1)
     scores["listed"] = listed_mask(scores, settings)
     ids = scorable.loc[finite, "customer_id"].astype(str).to_numpy()
@@ -341,82 +336,6 @@ def _with_reasons(
     )
     scores.loc[~want, "recommended_play"] = None
     return scores, contributions
-
-
-def order_by_priority(scores: pd.DataFrame, priority: str) -> pd.DataFrame:
-    """Scores sorted by priority (largest first), ties by probability then customer_id."""
-    key = scores["revenue_at_risk"].fillna(0.0) if priority == "revenue_at_risk" else None
-    frame = scores.assign(_key=key if key is not None else scores["churn_probability"])
-    frame = frame.sort_values(
-        ["_key", "churn_probability", "customer_id"],
-        ascending=[False, False, True],
-        kind="stable",
-    )
-    return frame.drop(columns="_key").reset_index(drop=True)
-
-
-def listed_mask(scores: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
-    """Who is on the list: the top ``list_size`` by priority plus all at ``min_probability``+.
-
-    ``scores`` must already be in priority order.
-    """
-    top = pd.Series(np.arange(len(scores)) < settings.list_size, index=scores.index)
-    return top | (scores["churn_probability"] >= settings.min_probability)
-
-
-def at_risk_list(scores: pd.DataFrame) -> pd.DataFrame:
-    """The listed customers, in priority order, with ``rank`` 1..n on the list."""
-    listed = scores[scores["listed"]].reset_index(drop=True)
-    listed.insert(0, "rank", np.arange(1, len(listed) + 1))
-    return listed
-
-
-def compare_with_previous(
-    current: pd.DataFrame,
-    previous_list: pd.DataFrame | None,
-    previous_scores: pd.DataFrame | None,
-    tolerance: float = 0.01,
-) -> pd.DataFrame:
-    """Add what changed since last week's list to this week's list.
-
-    Columns added: ``change`` ("new": not on last week's list; "up"/"down": probability moved
-    by at least ``tolerance``; "same"), ``previous_rank`` (on last week's list),
-    ``previous_probability`` (last week's score, from last week's scores when the customer was
-    scored but not listed) and ``probability_change`` (this week minus last week, in probability).
-    With no previous week every customer is "new" and the previous columns are empty.
-    """
-    out = current.copy()
-    prev_list = previous_list if previous_list is not None else pd.DataFrame()
-    prev_scores = previous_scores if previous_scores is not None else pd.DataFrame()
-    prev_p = pd.Series(dtype=float)
-    if {"customer_id", "churn_probability"} <= set(prev_scores.columns):
-        prev_p = prev_scores.set_index(prev_scores["customer_id"].astype(str))["churn_probability"]
-    if {"customer_id", "churn_probability"} <= set(prev_list.columns):
-        listed_p = prev_list.set_index(prev_list["customer_id"].astype(str))["churn_probability"]
-        prev_p = pd.concat([listed_p, prev_p[~prev_p.index.isin(listed_p.index)]])
-    prev_rank = pd.Series(dtype=float)
-    if {"customer_id", "rank"} <= set(prev_list.columns):
-        prev_rank = prev_list.set_index(prev_list["customer_id"].astype(str))["rank"]
-    ids = out["customer_id"].astype(str)
-    out["previous_rank"] = ids.map(prev_rank).astype(float).to_numpy()
-    out["previous_probability"] = ids.map(prev_p).astype(float).to_numpy()
-    out["probability_change"] = out["churn_probability"] - out["previous_probability"]
-    change = np.where(
-        out["probability_change"] >= tolerance,
-        "up",
-        np.where(out["probability_change"] <= -tolerance, "down", "same"),
-    ).astype(object)
-    change[out["previous_rank"].isna().to_numpy()] = "new"
-    out["change"] = change
-    return out
-
-
-def dropped_off(current: pd.DataFrame, previous_list: pd.DataFrame | None) -> pd.DataFrame:
-    """Customers on last week's list who are not on this week's (for the headline)."""
-    if previous_list is None or "customer_id" not in previous_list.columns:
-        return pd.DataFrame({"customer_id": pd.Series(dtype=str)})
-    gone = ~previous_list["customer_id"].astype(str).isin(current["customer_id"].astype(str))
-    return previous_list[gone].reset_index(drop=True)
 
 
 def excluded_counts(excluded: pd.DataFrame) -> dict[str, int]:
