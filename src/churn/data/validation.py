@@ -34,6 +34,7 @@ record).
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -233,6 +234,62 @@ def examples(frame: pd.DataFrame, mask, value_column: str | None = None) -> tupl
 # --- coercion to the normalised dtypes --------------------------------------------------------
 
 
+#: Control characters (C0 but tab and newline, DEL, C1: NUL, ESC, BEL) and bidi overrides and
+#: isolates (U+202A-202E, U+2066-2069). None belongs in a name or a category, and each would reach
+#: CSV, HTML, workbooks and the terminal raw: an OSC sequence retitles the user's terminal, a
+#: right-to-left override shows "exe.txt" for "txt.exe". A whole terminal sequence (OSC up to its
+#: BEL or ST, CSI up to its final byte) goes, so no "]0;title" is left behind. Written with the
+#: characters themselves, so Python's re and pyarrow's RE2 read the same pattern.
+_ESC, _BEL, _CSI = chr(0x1B), chr(0x07), chr(0x9B)
+UNSAFE_TEXT_PATTERN = (
+    f"{_ESC}\\][^{_BEL}{_ESC}\n]*(?:{_BEL}|{_ESC}\\\\)?"  # OSC ... BEL or ESC \
+    f"|(?:{_ESC}\\[|{_CSI})[0-?]*[ -/]*[@-~]"  # CSI ... final byte
+    "|["
+    + "".join(f"{chr(a)}-{chr(b)}" for a, b in ((0, 8), (11, 31), (127, 159)))
+    + f"{chr(0x202A)}-{chr(0x202E)}{chr(0x2066)}-{chr(0x2069)}"
+    + "]"
+)
+_UNSAFE_TEXT = re.compile(UNSAFE_TEXT_PATTERN)
+
+
+def strip_unsafe_text(text: str) -> str:
+    """``text`` without control characters (tab and newline kept) and bidi overrides/isolates."""
+    return _UNSAFE_TEXT.sub("", text)
+
+
+def _strip_unsafe(name: str, frame: pd.DataFrame, findings: Findings) -> pd.DataFrame:
+    """Every id and text column without unsafe characters (``UNSAFE_TEXT_PATTERN``), warned once
+    per column with the count and example rows; done once here, so no output has to."""
+    kinds = {c.name: c.kind for c in SPECS[name].columns}
+    masks: dict[str, pd.Series] = {}
+    out = frame
+    for column in frame.columns.unique():
+        s = frame[column]
+        if kinds.get(column) not in ("id", "string") or isinstance(s, pd.DataFrame):
+            continue
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            continue
+        text = (
+            s.where(s.map(lambda v: isinstance(v, str))).astype("str") if s.dtype == object else s
+        )
+        hit = text.str.contains(UNSAFE_TEXT_PATTERN, regex=True, na=False).astype(bool)
+        if hit.any():
+            if out is frame:
+                out = frame.copy()
+            out[column] = s.mask(hit, text.str.replace(UNSAFE_TEXT_PATTERN, "", regex=True))
+            masks[column] = hit
+    for column, hit in masks.items():  # after ids are clean, so the examples are too
+        findings.warn_rows(
+            name,
+            column,
+            "with control or bidi-override characters, removed",
+            out,
+            hit,
+            values=False,
+        )
+    return out
+
+
 def _blank_to_na(s: pd.Series) -> pd.Series:
     """Strings stripped, with empty strings as missing."""
     s = s.astype("str").str.strip()
@@ -414,7 +471,7 @@ def coerce_table(
     """
     spec = SPECS[name]
     n = len(frame)
-    frame = frame.reset_index(drop=True)
+    frame = _strip_unsafe(name, frame.reset_index(drop=True), findings)
     cols: dict[str, pd.Series] = {}
     unparsed: dict[str, pd.Series] = {}
     kinds = {c.name: c.kind for c in spec.columns}
