@@ -162,13 +162,14 @@ def validate(data: DataOpt) -> None:
     from churn.data import load_dataset, summarize
     from churn.pipelines.train_static import describe_static, is_static_dataset
 
-    # A DataValidationError lists every problem; main() prints it and exits with 2.
+    # A DataValidationError lists every problem; main() prints it and exits with 2. Either way
+    # each warning is shown once: in the summary or in the error, not also as a log line.
     if is_static_dataset(data):
         from churn.static_table import load_static
 
-        typer.echo(_plain(describe_static(load_static(data))))
+        typer.echo(_plain(describe_static(load_static(data, log_warnings=False))))
         return
-    typer.echo(_plain(summarize(load_dataset(data))))
+    typer.echo(_plain(summarize(load_dataset(data, log_warnings=False))))
 
 
 AcceptLeakOpt = Annotated[

@@ -2,7 +2,8 @@
 
 ``churn.loading`` reads files and maps a user's column names onto the contract; this module takes
 the frames it produces (contract column names, source values) and returns ``contract.Tables``:
-types coerced, exact duplicates dropped, ``recorded_at`` filled. It is pure: no file I/O.
+types coerced, exact duplicates dropped, ``recorded_at`` filled (for usage: left empty, known at
+the end of its period). It is pure: no file I/O.
 
 Why a small hand-written layer and not pandera
 ----------------------------------------------
@@ -18,7 +19,8 @@ seconds, and keeps every problem collected before anything is raised.
 Problems and warnings
 ---------------------
 A *problem* is something the user must fix (``DataValidationError`` lists them all); a *warning*
-is something handled automatically and reported with a count (``Tables.warnings``, also logged):
+is something handled automatically and reported with a count, once (``Tables.warnings``, logged
+by ``load_dataset``; in ``DataValidationError`` with the problems):
 exact duplicate rows dropped, a few events of unknown customers dropped, date placeholders such as
 9999-12-31 read as missing, a guessed date format, a missing event table.
 
@@ -47,7 +49,6 @@ from churn.contract import (
     EVENT_TABLES,
     SPECS,
     TABLE_NAMES,
-    USAGE_PERIODS,
     Tables,
     empty_table,
 )
@@ -183,7 +184,9 @@ class Findings:
             self.problems.append(Problem(table, column, what, hint, count, shown))
 
     def warn(self, message: str) -> None:
-        log.warning(message)
+        # Not logged as a warning here: each is shown once, by whoever reports the outcome (the
+        # error's "also noted", ``churn validate``'s summary, or load_dataset's log lines).
+        log.debug(message)
         self.warnings.append(message)
 
     def warn_rows(
@@ -937,7 +940,7 @@ def infer_usage_period(usage: pd.DataFrame, max_customers: int = 2000) -> str | 
     return None
 
 
-def _fill_defaults(name: str, df: pd.DataFrame, usage_period: str) -> pd.DataFrame:
+def _fill_defaults(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """Default the knowledge time of each record (see contract: recorded_at)."""
     if name == "interactions":
         return df.assign(recorded_at=df["recorded_at"].fillna(df["timestamp"]))
@@ -947,9 +950,11 @@ def _fill_defaults(name: str, df: pd.DataFrame, usage_period: str) -> pd.DataFra
         recorded = df["recorded_at"].fillna(df["timestamp"]).fillna(sent_at)
         return df.assign(sent_at=sent_at, recorded_at=recorded)
     if name == "usage":
-        # A period's usage is only complete, hence known, at the end of the period.
-        end = df["date"] + USAGE_PERIODS[usage_period]
-        return df.assign(recorded_at=df["recorded_at"].fillna(end).astype("datetime64[ns]"))
+        # Left empty where the source has none: such a row is known at the end of its period,
+        # and visible at an as_of equal to that end, while a recorded_at in the data must be
+        # strictly before as_of (churn.features.usage_visible_from). Filling in the end would
+        # make the two indistinguishable and every Monday's latest week invisible.
+        return df.assign(recorded_at=df["recorded_at"].astype("datetime64[ns]"))
     return df
 
 
@@ -1170,7 +1175,7 @@ def validate_tables(
         raise DataValidationError(findings.problems, findings.warnings, name)
 
     for table in EVENT_TABLES:
-        out[table] = _fill_defaults(table, out[table], usage_period)
+        out[table] = _fill_defaults(table, out[table])
     return Tables(
         customers=out["customers"],
         interactions=out["interactions"],
