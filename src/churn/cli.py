@@ -32,14 +32,39 @@ DataOpt = Annotated[
 ]
 
 
+def _plain(text: object) -> str:
+    """Data text made safe for the terminal: control and bidi characters removed.
+
+    Validation already strips them from every text column; this guards what else reaches the
+    screen (column names from a file's header, error messages quoting them, log lines).
+    """
+    from churn.data import strip_unsafe_text
+
+    return strip_unsafe_text(str(text))
+
+
+def _markup(text: object) -> str:
+    """Data text for ``rich``'s ``console.print``: safe (``_plain``) and markup escaped, so a
+    name like ``[red]`` or ``[link=...]`` prints as written."""
+    from rich.markup import escape
+
+    return escape(_plain(text))
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines quote data (ids, values, column names): never a raw control sequence."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _plain(super().format(record))
+
+
 @app.callback()
 def _configure(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     # Third-party chatter drowns the messages meant for people.
     for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "shap", "numba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -150,13 +175,14 @@ def validate(data: DataOpt) -> None:
     from churn.data import load_dataset, summarize
     from churn.pipelines.train_static import describe_static, is_static_dataset
 
-    # A DataValidationError lists every problem; main() prints it and exits with 2.
+    # A DataValidationError lists every problem; main() prints it and exits with 2. Either way
+    # each warning is shown once: in the summary or in the error, not also as a log line.
     if is_static_dataset(data):
         from churn.static_table import load_static
 
-        typer.echo(describe_static(load_static(data)))
+        typer.echo(_plain(describe_static(load_static(data, log_warnings=False))))
         return
-    typer.echo(summarize(load_dataset(data)))
+    typer.echo(_plain(summarize(load_dataset(data, log_warnings=False))))
 
 
 AcceptLeakOpt = Annotated[
@@ -308,10 +334,13 @@ def score(
     from churn.outputs import format_probability
 
     for row in result.at_risk.head(5).itertuples():
+        name = row.name if isinstance(row.name, str) else ""
         typer.echo(
-            f"  {row.rank:>3}. {row.customer_id} {row.name if isinstance(row.name, str) else ''}"
-            f" {format_probability(row.churn_probability)} ({row.risk_tier}):"
-            f" {row.reason_1 or '-'}"
+            _plain(
+                f"  {row.rank:>3}. {row.customer_id} {name}"
+                f" {format_probability(row.churn_probability)} ({row.risk_tier}):"
+                f" {row.reason_1 or '-'}"
+            )
         )
     typer.echo(f"Wrote {len(result.files)} files to {result.folder} (open report.html).")
 
@@ -439,12 +468,12 @@ def catalogue(
         spec = FeatureSpec.from_tables(load_dataset(data))
     frame = registry_frame(spec).astype("string").fillna("")
     if fmt == "csv":
-        typer.echo(frame.to_csv(index=False), nl=False)
+        typer.echo(_plain(frame.to_csv(index=False)), nl=False)
     elif fmt == "markdown":
         cells = [list(frame.columns), *frame.to_numpy().tolist()]
         lines = ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in cells]
         lines.insert(1, "|" + "---|" * frame.shape[1])
-        typer.echo("\n".join(lines))
+        typer.echo(_plain("\n".join(lines)))
     else:
         from rich.console import Console
         from rich.table import Table
@@ -458,14 +487,14 @@ def catalogue(
             console.print(f"[bold]{len(frame)} {what}[/bold]\n")
             for row in frame[shown].itertuples(index=False):
                 facts = " · ".join(str(v) for v in (row.family, row.kind, row.window) if v)
-                console.print(f"[bold]{row.name}[/bold]  [cyan]{facts}[/cyan]")
-                console.print(f"    {row.description}", highlight=False)
+                console.print(f"[bold]{_markup(row.name)}[/bold]  [cyan]{_markup(facts)}[/cyan]")
+                console.print(f"    {_markup(row.description)}", highlight=False)
             return
         table = Table(title=f"{len(frame)} {what}")
         for col in shown:
             table.add_column(col, no_wrap=col != "description")
         for row in frame[shown].itertuples(index=False):
-            table.add_row(*row)
+            table.add_row(*(_markup(v) for v in row))
         console.print(table)
 
 
@@ -475,7 +504,7 @@ def main() -> None:
     try:
         app()
     except ChurnError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        typer.secho(_plain(f"error: {exc}"), fg=typer.colors.RED, err=True)
         raise SystemExit(exc.exit_code) from None
 
 

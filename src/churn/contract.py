@@ -11,8 +11,9 @@ After loading, every table is normalised the same way, whatever the source looke
 - dates and timestamps are tz-naive ``datetime64[ns]`` (missing = ``NaT``);
 - numbers are ``float64`` (missing = ``NaN``); free text and categories are strings;
 - event tables always carry ``recorded_at``: when the record became known to the business. Where
-  the source has no such column it equals the event's own time (``timestamp`` or, for usage, the
-  end of the usage period). Point-in-time features only see records with ``recorded_at < as_of``.
+  the source has no such column it equals the event's own time (``timestamp``); for usage it stays
+  empty and the row is known at the end of its period. Point-in-time features only see records
+  with ``recorded_at < as_of``, and usage rows whose period ended by ``as_of``.
 """
 
 from __future__ import annotations
@@ -180,7 +181,8 @@ USAGE = TableSpec(
             "recorded_at",
             "datetime",
             False,
-            "When the row reached the data; defaults to the end of its period.",
+            "When the row reached the data (visible only strictly after it); empty: known at the end "
+            "of its period, so the week ending on a Monday is visible that Monday.",
         ),
     ),
     extra_numeric_columns=True,

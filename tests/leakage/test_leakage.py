@@ -203,9 +203,52 @@ def test_usage_period_ending_at_as_of_is_visible_when_recorded_before():
     assert f["util_days_since_active"] == 0.0
 
 
-def test_usage_recorded_at_period_end_equal_to_as_of_is_invisible():
-    usage = weekly_usage([AS_OF - 7 * DAY], [50.0])  # recorded_at defaults to the period end
-    assert np.isnan(features_at(make_tables(usage=usage))["util_active_users_30d"])
+def test_usage_week_ending_exactly_at_as_of_is_visible_without_recorded_at():
+    # The week [as_of - 7d, as_of) holds only events before as_of: known at its end, so a
+    # Monday's score sees the week that just ended (it used to be a week stale).
+    usage = weekly_usage([AS_OF - 7 * DAY], [50.0])
+    f = features_at(make_tables(usage=usage))
+    assert f["util_active_users_30d"] == 50.0
+    assert f["util_days_since_active"] == 0.0
+
+
+def test_usage_week_ending_one_day_after_as_of_is_invisible():
+    # [as_of - 6d, as_of + 1d) holds a day after as_of: with or without a recorded_at before it.
+    for recorded in (None, AS_OF - DAY):
+        cols = {} if recorded is None else {"recorded_at": [recorded]}
+        usage = weekly_usage([AS_OF - 6 * DAY], [50.0], **cols)
+        f = features_at(make_tables(usage=usage))
+        assert np.isnan(f["util_active_users_30d"]) and np.isnan(f["util_days_since_active"])
+    usage = weekly_usage([AS_OF - 6 * DAY], [50.0])
+    assert features_at(make_tables(usage=usage), AS_OF + DAY)["util_active_users_30d"] == 50.0
+
+
+@pytest.mark.parametrize("end_before_as_of", [0 * DAY, 7 * DAY])
+def test_usage_with_an_explicit_recorded_at_equal_to_as_of_is_invisible(end_before_as_of):
+    # A recorded_at in the data is when the row arrived: strictly before as_of, like any record.
+    start = AS_OF - end_before_as_of - 7 * DAY
+    usage = weekly_usage([start], [50.0], recorded_at=[AS_OF])
+    f = features_at(make_tables(usage=usage))
+    assert np.isnan(f["util_active_users_30d"]) and np.isnan(f["util_days_since_active"])
+    assert features_at(make_tables(usage=usage), AS_OF + US)["util_active_users_30d"] == 50.0
+
+
+def test_usage_rule_is_the_same_after_validation(tiny_tables):
+    """Through the real validation (no recorded_at column): the week ending at a Monday as_of is
+    visible, the week ending the next day is not."""
+    weeks = [AS_OF - 14 * DAY, AS_OF - 7 * DAY, AS_OF - 6 * DAY]
+    tables = tiny_tables(
+        usage=[
+            {"customer_id": "c1", "date": str(d.date()), "active_users": v}
+            for d, v in zip(weeks[:2], (10.0, 20.0), strict=True)
+        ]
+        + [{"customer_id": "c2", "date": str(weeks[2].date()), "active_users": 99.0}],
+    )
+    assert tables.usage["recorded_at"].isna().all()  # known at the period end, not filled in
+    spine = pd.DataFrame({"customer_id": ["c1", "c2"], "as_of": [AS_OF, AS_OF]})
+    f = build_features(spine, tables).set_index("customer_id")
+    assert f.at["c1", "util_active_users_30d"] == 15.0  # both weeks, the last ending at as_of
+    assert np.isnan(f.at["c2", "util_active_users_30d"])  # ends at as_of + 1 day
 
 
 def test_monthly_usage_is_invisible_until_the_month_has_ended():
@@ -213,9 +256,10 @@ def test_monthly_usage_is_invisible_until_the_month_has_ended():
         {"customer_id": ["c1"], "date": [pd.Timestamp("2024-02-10")], "active_users": [9.0]}
     )
     tables = make_tables(usage=usage, usage_period="month")
-    assert np.isnan(features_at(tables, pd.Timestamp("2024-03-10"))["util_active_users_30d"])
-    visible = features_at(tables, pd.Timestamp("2024-03-10") + US)
-    assert visible["util_active_users_30d"] == 9.0
+    end = pd.Timestamp("2024-03-10")  # the month [2024-02-10, 2024-03-10) ends here
+    assert np.isnan(features_at(tables, end - US)["util_active_users_30d"])
+    assert np.isnan(features_at(tables, end - DAY)["util_active_users_30d"])
+    assert features_at(tables, end)["util_active_users_30d"] == 9.0
 
 
 def test_nps_response_at_as_of_is_invisible():
@@ -459,7 +503,8 @@ def late_values(draw: st.DrawFn) -> Tables:
         nps.loc[i, ["timestamp", "score", "recorded_at"]] = values
     usage = base.usage.copy()
     end = usage["date"] + 7 * DAY
-    unseen = (end > AS_OF) | (usage["recorded_at"].fillna(end) >= AS_OF)
+    # Known at its end (end <= AS_OF); a recorded_at in the data must be before AS_OF.
+    unseen = (end > AS_OF) | (usage["recorded_at"] >= AS_OF)
     usage.loc[unseen, "active_users"] = [
         draw(st.one_of(st.just(np.nan), st.floats(0, 1000))) for _ in range(int(unseen.sum()))
     ]

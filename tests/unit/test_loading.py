@@ -263,11 +263,10 @@ def test_recorded_at_defaults_to_the_time_each_record_became_known(tmp_path):
     config = {**SIMULATOR_YAML, "usage": {"period": "month"}}
     monthly = usage(date=["2024-01-01", "2024-02-01", "2024-01-01", "2024-02-01"])
     tables = load_dataset(write(tmp_path / "ds", config=config, usage=monthly))
-    # A month of usage is only known once the month is over.
-    assert tables.usage["recorded_at"].tolist()[:2] == [
-        pd.Timestamp("2024-02-01"),
-        pd.Timestamp("2024-03-01"),
-    ]
+    # A month of usage is known once the month is over: recorded_at stays empty (not the
+    # month's end, which would read as arriving at that instant and hide it from a score then).
+    assert tables.usage["recorded_at"].isna().all()
+    assert tables.usage["recorded_at"].dtype == "datetime64[ns]"
     # An unanswered survey is known (as silence) when it is sent.
     assert tables.nps["recorded_at"].tolist() == [
         pd.Timestamp("2024-05-03"),

@@ -26,6 +26,7 @@ from churn.data.validation import (
     coerce_number,
     infer_usage_period,
     rows,
+    strip_unsafe_text,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "parse_config",
     "read_static_source",
     "rows",
+    "strip_unsafe_text",
     "summarize",
     "tables_from_frames",
 ]

@@ -34,13 +34,16 @@ from churn.data.validation import DataValidationError, Findings
 log = logging.getLogger(__name__)
 
 
-def load_dataset(path: str | Path) -> Tables:
+def load_dataset(path: str | Path, *, log_warnings: bool = True) -> Tables:
     """Read, map and validate a dataset folder or dataset YAML.
 
     Parameters
     ----------
     path
         A folder of tables (optionally with a dataset.yaml), or a dataset YAML file.
+    log_warnings
+        Log each of ``Tables.warnings`` once (False where the caller shows them itself, as
+        ``churn validate``'s summary does). On an error they are in its message instead.
 
     Returns
     -------
@@ -86,7 +89,11 @@ def load_dataset(path: str | Path) -> Tables:
             )
             frame = map_columns(name, frame, config.table(name), findings, label=file.name)
         frames[name] = frame
-    return validate_mapped(frames, config, findings)
+    tables = validate_mapped(frames, config, findings)
+    if log_warnings:
+        for warning in tables.warnings:
+            log.warning(warning)
+    return tables
 
 
 def read_static_source(path: str | Path) -> tuple[DatasetConfig, pd.DataFrame, Findings]:

@@ -2,7 +2,8 @@
 
 ``churn.loading`` reads files and maps a user's column names onto the contract; this module takes
 the frames it produces (contract column names, source values) and returns ``contract.Tables``:
-types coerced, exact duplicates dropped, ``recorded_at`` filled. It is pure: no file I/O.
+types coerced, exact duplicates dropped, ``recorded_at`` filled (for usage: left empty, known at
+the end of its period). It is pure: no file I/O.
 
 Why a small hand-written layer and not pandera
 ----------------------------------------------
@@ -18,7 +19,8 @@ seconds, and keeps every problem collected before anything is raised.
 Problems and warnings
 ---------------------
 A *problem* is something the user must fix (``DataValidationError`` lists them all); a *warning*
-is something handled automatically and reported with a count (``Tables.warnings``, also logged):
+is something handled automatically and reported with a count, once (``Tables.warnings``, logged
+by ``load_dataset``; in ``DataValidationError`` with the problems):
 exact duplicate rows dropped, a few events of unknown customers dropped, date placeholders such as
 9999-12-31 read as missing, a guessed date format, a missing event table.
 
@@ -34,6 +36,7 @@ record).
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +49,6 @@ from churn.contract import (
     EVENT_TABLES,
     SPECS,
     TABLE_NAMES,
-    USAGE_PERIODS,
     Tables,
     empty_table,
 )
@@ -182,7 +184,9 @@ class Findings:
             self.problems.append(Problem(table, column, what, hint, count, shown))
 
     def warn(self, message: str) -> None:
-        log.warning(message)
+        # Not logged as a warning here: each is shown once, by whoever reports the outcome (the
+        # error's "also noted", ``churn validate``'s summary, or load_dataset's log lines).
+        log.debug(message)
         self.warnings.append(message)
 
     def warn_rows(
@@ -231,6 +235,62 @@ def examples(frame: pd.DataFrame, mask, value_column: str | None = None) -> tupl
 
 
 # --- coercion to the normalised dtypes --------------------------------------------------------
+
+
+#: Control characters (C0 but tab and newline, DEL, C1: NUL, ESC, BEL) and bidi overrides and
+#: isolates (U+202A-202E, U+2066-2069). None belongs in a name or a category, and each would reach
+#: CSV, HTML, workbooks and the terminal raw: an OSC sequence retitles the user's terminal, a
+#: right-to-left override shows "exe.txt" for "txt.exe". A whole terminal sequence (OSC up to its
+#: BEL or ST, CSI up to its final byte) goes, so no "]0;title" is left behind. Written with the
+#: characters themselves, so Python's re and pyarrow's RE2 read the same pattern.
+_ESC, _BEL, _CSI = chr(0x1B), chr(0x07), chr(0x9B)
+UNSAFE_TEXT_PATTERN = (
+    f"{_ESC}\\][^{_BEL}{_ESC}\n]*(?:{_BEL}|{_ESC}\\\\)?"  # OSC ... BEL or ESC \
+    f"|(?:{_ESC}\\[|{_CSI})[0-?]*[ -/]*[@-~]"  # CSI ... final byte
+    "|["
+    + "".join(f"{chr(a)}-{chr(b)}" for a, b in ((0, 8), (11, 31), (127, 159)))
+    + f"{chr(0x202A)}-{chr(0x202E)}{chr(0x2066)}-{chr(0x2069)}"
+    + "]"
+)
+_UNSAFE_TEXT = re.compile(UNSAFE_TEXT_PATTERN)
+
+
+def strip_unsafe_text(text: str) -> str:
+    """``text`` without control characters (tab and newline kept) and bidi overrides/isolates."""
+    return _UNSAFE_TEXT.sub("", text)
+
+
+def _strip_unsafe(name: str, frame: pd.DataFrame, findings: Findings) -> pd.DataFrame:
+    """Every id and text column without unsafe characters (``UNSAFE_TEXT_PATTERN``), warned once
+    per column with the count and example rows; done once here, so no output has to."""
+    kinds = {c.name: c.kind for c in SPECS[name].columns}
+    masks: dict[str, pd.Series] = {}
+    out = frame
+    for column in frame.columns.unique():
+        s = frame[column]
+        if kinds.get(column) not in ("id", "string") or isinstance(s, pd.DataFrame):
+            continue
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            continue
+        text = (
+            s.where(s.map(lambda v: isinstance(v, str))).astype("str") if s.dtype == object else s
+        )
+        hit = text.str.contains(UNSAFE_TEXT_PATTERN, regex=True, na=False).astype(bool)
+        if hit.any():
+            if out is frame:
+                out = frame.copy()
+            out[column] = s.mask(hit, text.str.replace(UNSAFE_TEXT_PATTERN, "", regex=True))
+            masks[column] = hit
+    for column, hit in masks.items():  # after ids are clean, so the examples are too
+        findings.warn_rows(
+            name,
+            column,
+            "with control or bidi-override characters, removed",
+            out,
+            hit,
+            values=False,
+        )
+    return out
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
@@ -414,7 +474,7 @@ def coerce_table(
     """
     spec = SPECS[name]
     n = len(frame)
-    frame = frame.reset_index(drop=True)
+    frame = _strip_unsafe(name, frame.reset_index(drop=True), findings)
     cols: dict[str, pd.Series] = {}
     unparsed: dict[str, pd.Series] = {}
     kinds = {c.name: c.kind for c in spec.columns}
@@ -880,7 +940,7 @@ def infer_usage_period(usage: pd.DataFrame, max_customers: int = 2000) -> str | 
     return None
 
 
-def _fill_defaults(name: str, df: pd.DataFrame, usage_period: str) -> pd.DataFrame:
+def _fill_defaults(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """Default the knowledge time of each record (see contract: recorded_at)."""
     if name == "interactions":
         return df.assign(recorded_at=df["recorded_at"].fillna(df["timestamp"]))
@@ -890,9 +950,11 @@ def _fill_defaults(name: str, df: pd.DataFrame, usage_period: str) -> pd.DataFra
         recorded = df["recorded_at"].fillna(df["timestamp"]).fillna(sent_at)
         return df.assign(sent_at=sent_at, recorded_at=recorded)
     if name == "usage":
-        # A period's usage is only complete, hence known, at the end of the period.
-        end = df["date"] + USAGE_PERIODS[usage_period]
-        return df.assign(recorded_at=df["recorded_at"].fillna(end).astype("datetime64[ns]"))
+        # Left empty where the source has none: such a row is known at the end of its period,
+        # and visible at an as_of equal to that end, while a recorded_at in the data must be
+        # strictly before as_of (churn.features.usage_visible_from). Filling in the end would
+        # make the two indistinguishable and every Monday's latest week invisible.
+        return df.assign(recorded_at=df["recorded_at"].astype("datetime64[ns]"))
     return df
 
 
@@ -1113,7 +1175,7 @@ def validate_tables(
         raise DataValidationError(findings.problems, findings.warnings, name)
 
     for table in EVENT_TABLES:
-        out[table] = _fill_defaults(table, out[table], usage_period)
+        out[table] = _fill_defaults(table, out[table])
     return Tables(
         customers=out["customers"],
         interactions=out["interactions"],

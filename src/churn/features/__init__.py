@@ -11,7 +11,12 @@ from churn.features.catalogue import (
     registry_frame,
     render_reason,
 )
-from churn.features.engine import FeatureSpec, activity_columns, build_features
+from churn.features.engine import (
+    FeatureSpec,
+    activity_columns,
+    build_features,
+    usage_visible_from,
+)
 from churn.features.registry import (
     ACCOUNT_CONTEXT,
     BEHAVIOUR,
@@ -26,6 +31,7 @@ from churn.features.registry import (
 )
 
 __all__ = [
+    "usage_visible_from",
     "as_extracted_features",
     "ACCOUNT_CONTEXT",
     "BEHAVIOUR",

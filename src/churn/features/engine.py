@@ -8,10 +8,14 @@ The visibility rule, written down once
 --------------------------------------
 A record is visible at ``as_of`` only if it happened strictly before ``as_of`` **and** reached
 the data strictly before ``as_of`` (``recorded_at < as_of``). Windowed features see
-``as_of - window <= t < as_of``. A usage row covers ``[date, date + period)``: it is visible only
-once its whole period has ended (``date + period <= as_of``) and it was recorded before
-``as_of``; otherwise a monthly row would leak the weeks after ``as_of``. Usage windows are placed
-on the period end (``as_of - window < end <= as_of``).
+``as_of - window <= t < as_of``. A usage row covers ``[date, end)``, ``end = date + period``, and
+aggregates events that all lie before its exclusive end: it is known at its end, so it is
+visible once its whole period has ended (``end <= as_of``; a monthly row seen earlier would leak
+the weeks after ``as_of``), and the week ending exactly at a Monday ``as_of`` is visible that
+Monday. A ``recorded_at`` given in the data is when the row arrived and, like every record's,
+must be strictly before ``as_of``; without one the row is known at its end
+(``usage_visible_from``). Usage windows are placed on the period end
+(``as_of - window < end <= as_of``).
 
 Values filled in later follow the same rule: anything that became known at or after ``as_of``
 never changes a feature for ``as_of``, whether a new record or a value written into an old one.
@@ -419,9 +423,12 @@ def _prepare_usage(tables: Tables, spec: FeatureSpec) -> pd.DataFrame:
             "set usage.period in the dataset config"
         )
     end = (date + period).astype(_US) if len(date) else date
-    rec = _ts(raw, "recorded_at").fillna(end)
     usage = pd.DataFrame(
-        {"customer_id": raw["customer_id"].astype("str"), "end": end, "rec": rec},
+        {
+            "customer_id": raw["customer_id"].astype("str"),
+            "end": end,
+            "avail": usage_visible_from(end, _ts(raw, "recorded_at")),
+        },
     )
     for m in metrics:
         usage[f"m_{slug(m)}"] = _num(raw, m)
@@ -430,10 +437,20 @@ def _prepare_usage(tables: Tables, spec: FeatureSpec) -> pd.DataFrame:
         usage["active"] = (raw[active_cols].apply(pd.to_numeric, errors="coerce") > 0).any(axis=1)
     else:
         usage["active"] = False
-    # Visible iff end <= as_of and rec < as_of. As one strict key for the as-of join:
-    # end <= as_of  <=>  end - 1us < as_of at microsecond precision.
-    usage["avail"] = np.maximum(usage["end"] - pd.Timedelta(microseconds=1), usage["rec"])
     return usage[usage["end"].notna()].reset_index(drop=True)
+
+
+def usage_visible_from(end: pd.Series, recorded_at: pd.Series) -> pd.Series:
+    """The usage freshness rule, written once: a row is visible at ``as_of`` iff this < ``as_of``.
+
+    A period ``[date, end)`` holds only events before its exclusive end, so the row is known at
+    its end: visible iff ``end <= as_of`` (the week ending at a Monday ``as_of`` is visible that
+    Monday). A ``recorded_at`` in the data (validation leaves it empty when the source has none)
+    is when the row arrived: it must be strictly before ``as_of``. As one strict key, at
+    microsecond precision: ``end <= as_of  <=>  end - 1us < as_of``.
+    """
+    known_at_end = end - pd.Timedelta(microseconds=1)
+    return pd.Series(np.maximum(known_at_end, recorded_at.fillna(known_at_end)), index=end.index)
 
 
 def _balance_events(inter: pd.DataFrame, nps: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
@@ -888,13 +905,12 @@ class _Engine:
         metrics = list(spec.usage_metrics)
         if metrics:
             ev = u.filter(u.end > lo - pd.Timedelta(days=120), u.avail < hi)
-            # Visible: the whole period ended (end <= as_of) and it was recorded before as_of.
+            # Visible: avail < as_of, the one rule of usage_visible_from.
             j = s.join(
                 ev,
                 [
                     s.customer_id == ev.customer_id,
-                    ev.end <= s.as_of,
-                    ev.rec < s.as_of,
+                    ev.avail < s.as_of,
                     ev.end > s.as_of - ibis.interval(days=120),
                 ],
             )

@@ -6,22 +6,29 @@ teams open in spreadsheet software:
 - CSV and Excel: a cell starting with ``= + - @``, tab or carriage return would be run as a
   formula by spreadsheet software (CSV/formula injection): it is prefixed with a single quote.
 - File names: owner names are slugified (no path separators, no ``..``, no Windows reserved
-  names, never empty) and de-duplicated, so no owner name can write outside the folder.
+  names, never empty), so no owner name can write outside the folder; a name in a script with
+  no ASCII spelling, or two names that slugify alike, get a short hash of the exact name, so an
+  owner's file has the same name every week, whoever else is on the list.
+- Control characters and bidi overrides never get this far: validation strips them from every
+  text column (``churn.data.strip_unsafe_text``).
 
 Rendering is deterministic: the same frame gives the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
+from churn.data import strip_unsafe_text
 from churn.scoring import shown_probability
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -118,14 +125,35 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def slugify(name: Any) -> str:
-    """A safe file-name stem for an owner name: ASCII letters, digits, ``-`` and ``_`` only.
+#: Letters NFKD does not decompose into ASCII, spelt as an English reader would type them.
+_ASCII_SPELLING = str.maketrans(
+    dict(zip("øØłŁđĐðÐı", "oOlLdDdDi", strict=True))
+    | {"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "Th"}
+)
 
-    Separators, ``..``, control characters and anything else collapse to ``-``; Windows
-    reserved device names (CON, NUL, COM1, ...) get a ``_`` suffix; empty becomes "unassigned".
+
+def _ascii_text(name: Any) -> tuple[str, bool]:
+    """The name spelt in ASCII (accents dropped), and whether letters or digits were lost.
+
+    Lost means a script with no ASCII spelling (Cyrillic, Arabic, CJK): the spelling left over
+    ("Иван Smith" -> " Smith") no longer tells such owners apart.
     """
     text = "" if name is None or (isinstance(name, float) and math.isnan(name)) else str(name)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = unicodedata.normalize("NFKD", text.translate(_ASCII_SPELLING))
+    kept = text.encode("ascii", "ignore").decode("ascii")
+    lost = any(ord(ch) > 127 and unicodedata.category(ch)[0] in "LN" for ch in text)
+    return kept, lost
+
+
+def slugify(name: Any) -> str:
+    """A safe file-name stem for a name: ASCII letters, digits, ``-`` and ``_`` only.
+
+    Accents are dropped ("Zoë" -> "zoe"); separators, ``..``, control characters and anything
+    else collapse to ``-``; Windows reserved device names (CON, NUL, COM1, ...) get a ``_``
+    suffix; empty becomes "unassigned". Owner files use ``owner_file_names``, which also tells
+    apart names that slugify alike.
+    """
+    text, _ = _ascii_text(name)
     text = re.sub(r"[^A-Za-z0-9_]+", "-", text).strip("-_").lower()[:80].strip("-_")
     if not text:
         text = "unassigned"
@@ -134,26 +162,48 @@ def slugify(name: Any) -> str:
     return text
 
 
+def _name_hash(label: str) -> str:
+    """Eight hex digits of the exact (NFC) name: the same owner gets the same digits every week."""
+    return hashlib.sha256(label.encode("utf-8")).hexdigest()[:8]
+
+
 def owner_file_names(owners: Iterable[Any]) -> dict[str, str]:
-    """Owner label -> unique ``<slug>.xlsx`` (case-insensitively unique, in sorted owner order)."""
+    """Owner label -> ``<file>.xlsx``, unique and the same for an owner every week.
+
+    The file is the slug of the name ("Zoë Müller" -> ``zoe-muller.xlsx``). A name whose
+    script has no ASCII spelling gets a short hash of the exact name instead (``Иван Петров`` ->
+    ``owner-2b8929ba.xlsx``; ``Иван Smith`` -> ``smith-f8c37fd9.xlsx``), so it never depends on
+    which other owners are on the list that week; missing owners are ``unassigned.xlsx``. Names
+    that still slugify alike in one week ("Ann" and "ann") each get the hash of their own name,
+    not a counter that would move with the other owners.
+    """
     labels = sorted({owner_label(o) for o in owners})
-    used: set[str] = set()
-    out: dict[str, str] = {}
+    stems: dict[str, str] = {}
     for label in labels:
-        stem = slugify(label)
-        candidate, n = stem, 2
-        while candidate.lower() in used:
-            candidate, n = f"{stem}-{n}", n + 1
-        used.add(candidate.lower())
-        out[label] = f"{candidate}.xlsx"
+        text, lost = _ascii_text(label)
+        stem = slugify(text)
+        if label == UNASSIGNED:
+            stem = "unassigned"
+        elif stem == "unassigned":
+            stem = f"owner-{_name_hash(label)}"
+        elif lost:
+            stem = f"{stem}-{_name_hash(label)}"
+        stems[label] = stem
+    counts = Counter(stems.values())
+    out: dict[str, str] = {}
+    for label, stem in stems.items():
+        if counts[stem] > 1 and label != UNASSIGNED and not stem.endswith(_name_hash(label)):
+            stem = f"{stem}-{_name_hash(label)}"
+        out[label] = f"{stem}.xlsx"
     return out
 
 
 def owner_label(owner: Any) -> str:
-    """The owner's display name; missing or blank owners are grouped as "Unassigned"."""
+    """The owner's display name, NFC-normalised, with control and bidi characters removed and
+    runs of white space made one space; missing or blank owners are grouped as "Unassigned"."""
     if owner is None or (isinstance(owner, float) and math.isnan(owner)) or owner is pd.NA:
         return UNASSIGNED
-    text = str(owner).strip()
+    text = " ".join(strip_unsafe_text(unicodedata.normalize("NFC", str(owner))).split())
     return text or UNASSIGNED
 
 

@@ -352,13 +352,18 @@ def _category(s: pd.Series) -> pd.Series:
     return text.astype("category")
 
 
-def load_static(path: str | Path) -> StaticDataset:
+def load_static(path: str | Path, *, log_warnings: bool = True) -> StaticDataset:
     """Read and prepare a static-table dataset from its YAML config (``churn.definition: flag``).
 
     The only function here that touches files, through ``churn.loading.read_static_source``.
+    ``log_warnings``: log each warning once (False where the caller shows them itself).
     """
     config, frame, findings = read_static_source(path)
-    return prepare_static(frame, config, findings)
+    data = prepare_static(frame, config, findings)
+    if log_warnings:
+        for warning in data.warnings:
+            log.warning(warning)
+    return data
 
 
 # --- models on a static table ----------------------------------------------------------------
@@ -567,6 +572,7 @@ def visible_before(tables: Tables, cutoff: object) -> Tables:
     window after ``cutoff``.
     """
     from churn.contract import USAGE_PERIODS
+    from churn.features import usage_visible_from
 
     ts = pd.Timestamp(cutoff)
     if ts > pd.Timestamp(tables.extraction_date):
@@ -585,7 +591,7 @@ def visible_before(tables: Tables, cutoff: object) -> Tables:
         nps=nps.loc[
             (nps["sent_at"].fillna(nps["timestamp"]) < ts) & (nps["recorded_at"] < ts)
         ].reset_index(drop=True),
-        usage=usage.loc[(end <= ts) & (usage["recorded_at"] < ts)].reset_index(drop=True),
+        usage=usage.loc[usage_visible_from(end, usage["recorded_at"]) < ts].reset_index(drop=True),
         extraction_date=ts,
     )
 
