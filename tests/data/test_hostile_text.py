@@ -148,7 +148,7 @@ def hostile_week(tmp_path_factory, scoring_model_factory):
     """The simulated dataset with hostile and foreign names and owners, validated and scored."""
     from churn.data import load_dataset
     from churn.pipelines.score import score_week
-    from churn.settings import Settings
+    from churn.settings import ScoringSettings, Settings
 
     root = tmp_path_factory.mktemp("hostile")
     _, model, as_of, data = scoring_model_factory(root, seed=3, mess_rate=0.0)
@@ -160,7 +160,9 @@ def hostile_week(tmp_path_factory, scoring_model_factory):
     customers.loc[customers.index % 3 == 0, "name"] = f"Evil{OSC} {RLO}gpj.exe{PDF} Ltd"
     customers.to_csv(path, index=False)
     tables = load_dataset(data)
-    result = score_week(tables, model, as_of, Settings(), root / "out")
+    # The tiny test model's scores sit below the default floor; a floor of 0 lists the top ones.
+    settings = Settings(scoring=ScoringSettings(min_probability=0.0))
+    result = score_week(tables, model, as_of, settings, root / "out")
     files = {
         str(p.relative_to(result.folder)): p.read_bytes()
         for p in result.folder.rglob("*")
