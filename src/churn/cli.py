@@ -191,6 +191,12 @@ def train(
         ),
     ] = None,
     accept_leak_risk: AcceptLeakOpt = None,
+    tune_trials: Annotated[
+        int,
+        typer.Option(
+            "--tune-trials", min=0, help="Static tables: Optuna trials on inner folds (0: none)."
+        ),
+    ] = 20,
 ) -> None:
     """Train out of time, compare with baselines, log to MLflow, register; promote if no worse.
 
@@ -201,6 +207,7 @@ def train(
     """
     from rich.console import Console
 
+    from churn.pipelines.static_eval import holdout_lines
     from churn.pipelines.summary import static_summary_lines, summary_renderables
     from churn.pipelines.train import run_train
     from churn.pipelines.train_static import STATIC_EXPERIMENT, is_static_dataset, run_train_static
@@ -215,8 +222,10 @@ def train(
             n_repeats=cv_repeats,
             progress=True,
             accept_leak_risk=tuple(accept_leak_risk or ()),
+            tune_trials=tune_trials,
         )
-        for line in [*static_summary_lines(static), f"leak probe: {static.leak_probe}"]:
+        lines = [*static_summary_lines(static), *holdout_lines(static.metrics)]
+        for line in [*lines, f"leak probe: {static.leak_probe}"]:
             typer.echo(line)
         return
     report = run_train(
