@@ -157,6 +157,17 @@ AcceptLeakOpt = Annotated[
 ]
 
 
+TuneOpt = Annotated[
+    int,
+    typer.Option(
+        "--tune-trials",
+        min=0,
+        help="Static tables: Optuna trials choosing LightGBM settings on inner folds of the "
+        "training rows (0: the project's settings).",
+    ),
+]
+
+
 @app.command()
 def train(
     data: DataOpt = Path("data/raw/demo"),
@@ -191,12 +202,7 @@ def train(
         ),
     ] = None,
     accept_leak_risk: AcceptLeakOpt = None,
-    tune_trials: Annotated[
-        int,
-        typer.Option(
-            "--tune-trials", min=0, help="Static tables: Optuna trials on inner folds (0: none)."
-        ),
-    ] = 20,
+    tune_trials: TuneOpt = 20,
 ) -> None:
     """Train out of time, compare with baselines, log to MLflow, register; promote if no worse.
 
@@ -289,11 +295,29 @@ def score(
     config: Annotated[
         Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Static tables: registered model NAME[@alias] (default: the latest "
+            "churn-static-<dataset>).",
+        ),
+    ] = None,
 ) -> None:
-    """Write the week's at-risk list: scores, reasons, plays, Excel per owner, HTML report."""
-    from churn.pipelines.score import run_score
+    """Write the week's at-risk list: scores, reasons, plays, Excel per owner, HTML report.
 
-    result = run_score(data, as_of=as_of, out=out, config=config)
+    A static customer table (``churn.definition: flag``) is scored with its registered
+    churn-static-<dataset> model: the held-out rows of static.holdout, else every row.
+    """
+    from churn.pipelines.score import run_score
+    from churn.pipelines.train_static import is_static_dataset
+
+    if is_static_dataset(data):
+        from churn.pipelines.score_static import run_score_static
+
+        result = run_score_static(data, model=model, as_of=as_of, out=out, config=config)
+    else:
+        result = run_score(data, as_of=as_of, out=out, config=config)
     h = result.headline
     typer.echo(
         f"as_of {result.as_of.date()}: {h['active']:,} active, {h['scored']:,} scored, "

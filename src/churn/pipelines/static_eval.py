@@ -34,13 +34,24 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_holdout(
-    train: Any, test: Any, model: Any, *, seed: int, n_resamples: int = 1000
-) -> tuple[dict[str, float], pd.DataFrame]:
-    """Metrics of ``model`` (a fitted ``StaticModel``) and the baseline on ``test``.
+    train: Any, test: Any, model: Any, *, seed: int, tuning: Any = None
+) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
+    """Metrics of ``model`` (a fitted ``StaticModel``) and the baseline on ``test`` (None: no
+    held-out rows, no metrics), and the run's tables (with ``tuning``: its trials).
 
-    Returns ``(metrics, table)``: run metrics ``holdout_*`` (with ``_low``/``_high`` for the
-    bootstrap metrics) and one row per scorer and metric (estimate, low, high).
+    Returns ``(metrics, tables)``: run metrics ``holdout_*`` (``_low``/``_high`` for the
+    bootstrap metrics) and ``evaluation/holdout.csv``, one row per scorer and metric.
     """
+    tables = {"evaluation/tuning_trials.csv": tuning.trials} if tuning is not None else {}
+    if test is None:
+        return {}, tables
+    metrics, tables["evaluation/holdout.csv"] = _holdout_metrics(train, test, model, seed)
+    return metrics, tables
+
+
+def _holdout_metrics(
+    train: Any, test: Any, model: Any, seed: int, n_resamples: int = 1000
+) -> tuple[dict[str, float], pd.DataFrame]:
     from churn.modeling import CI_METRICS, LogisticBaseline, bootstrap_intervals, evaluate
     from churn.static_table import odds_correct
 

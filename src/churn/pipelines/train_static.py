@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 from churn.errors import ChurnError
@@ -62,15 +63,10 @@ def run_train_static(
     accept_leak_risk: tuple[str, ...] = (),
     tune_trials: int = 20,
 ) -> StaticTrainReport:
-    """Choose settings, cross-validate, fit, hold out and log a static-table model (module doc).
-
-    ``data``: dataset YAML (or folder) with ``churn.definition: flag``; ``config``: settings
-    YAML (``training.seed``, ``num_threads``, ``leak_*``); ``tracking_uri`` default
-    ``tracking.default_tracking_uri()``; ``n_splits``/``n_repeats``: CV on the training rows;
-    ``register``: as ``churn-static-<dataset>``; ``accept_leak_risk``: columns the leak probe
-    named that the user accepts; ``tune_trials``: Optuna trials on inner folds of the training
-    rows (0 keeps ``STATIC_LIGHTGBM``).
-    """
+    """Choose settings, cross-validate, fit, hold out and log a static-table model (module doc):
+    ``data`` has ``churn.definition: flag``; ``config`` gives ``training.seed``, ``num_threads``,
+    ``leak_*``; CV and ``tune_trials`` (0: ``STATIC_LIGHTGBM``) use the training rows only;
+    ``accept_leak_risk``: columns the leak probe named that the user accepts."""
     from churn.data import load_config
     from churn.modeling import LogisticBaseline, evaluate
     from churn.pipelines.static_eval import evaluate_holdout, leak_probe, tune_rows
@@ -90,32 +86,20 @@ def run_train_static(
     dataset, sampling = load_static(data), load_config(data).static.sampling
     train, test = dataset.split()
     factor, warnings = sampling_factor(train, test, sampling)
-    for warning in warnings:
-        log.warning(warning)
     tuning = tune_rows(train, tune_trials, seed, threads, progress)
     params = tuning.params if tuning is not None else None
+    baseline = partial(LogisticBaseline, seed=seed)
+    folds = {"n_splits": n_splits, "n_repeats": n_repeats, "seed": seed, "progress": progress}
     cv = cross_validate(
-        train,
-        evaluate=evaluate,
-        baseline=lambda features: LogisticBaseline(features, seed=seed),
-        n_splits=n_splits,
-        n_repeats=n_repeats,
-        seed=seed,
-        params=params,
-        num_threads=threads,
-        progress=progress,
+        train, evaluate=evaluate, baseline=baseline, params=params, num_threads=threads, **folds
     )
     metrics, trees = cv_metrics(cv, factor)
     probe = leak_probe(train, metrics["cv_roc_auc"], settings.training, accept_leak_risk)
     model = fit_static(train, num_boost_round=trees, params=params, seed=seed, odds_factor=factor)
-    tables = {}
-    if test is not None:
-        held, tables["evaluation/holdout.csv"] = evaluate_holdout(train, test, model, seed=seed)
-        metrics.update(held)
-    if tuning is not None:
-        tables["evaluation/tuning_trials.csv"] = tuning.trials
-    setup = {"cv_n_splits": n_splits, "cv_n_repeats": n_repeats, "seed": seed}
-    setup.update(num_threads=threads, trees=trees, odds_factor=factor, tune_trials=tune_trials)
+    held, tables = evaluate_holdout(train, test, model, seed=seed, tuning=tuning)
+    metrics.update(held)
+    setup = {"cv_n_splits": n_splits, "cv_n_repeats": n_repeats, "seed": seed, "trees": trees}
+    setup.update(num_threads=threads, odds_factor=factor, tune_trials=tune_trials)
     setup.update({f"chosen.{k}": v for k, v in (params or {}).items()})
     name = f"{STATIC_MODEL_PREFIX}{dataset.name}" if register else None
     with tracking.using_tracking_uri(uri):

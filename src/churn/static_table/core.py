@@ -219,16 +219,7 @@ def prepare_static(
 
     # Duplicates first, on the source values, before anything could split them (module doc).
     used = [c for c in [id_col, *features, label_col] if c]
-    dup = frame.duplicated(subset=used) if config.static.drop_duplicates else pd.Series(False)
-    n_dup = int(dup.sum())
-    if n_dup:
-        findings.warn(
-            f"customers: dropped {rows(n_dup)} duplicating another row exactly, before any "
-            "train/test split (static.drop_duplicates)."
-        )
-        keep = ~dup.to_numpy()
-        frame, label = frame.loc[keep].reset_index(drop=True), label[keep].reset_index(drop=True)
-        held = held[keep]
+    frame, label, held, n_dup = _drop_duplicates(frame, label, held, used, config, findings)
     ids = _customer_ids(frame, id_col, findings)
     cols, categorical = _feature_values(frame, features, config.static.categorical, findings)
     y = label.to_numpy(dtype=float)
@@ -259,6 +250,29 @@ def prepare_static(
         warnings=tuple(findings.warnings),
         holdout=holdout if config.static.holdout is not None else None,
     )
+
+
+def _drop_duplicates(
+    frame: pd.DataFrame,
+    label: pd.Series,
+    held: np.ndarray,
+    used: list[str],
+    config: DatasetConfig,
+    findings: Findings,
+) -> tuple[pd.DataFrame, pd.Series, np.ndarray, int]:
+    """Exact duplicates of ``used`` columns dropped (the first copy kept: a training row when
+    the other is held out), warned with the count; the count is returned last."""
+    dup = frame.duplicated(subset=used) if config.static.drop_duplicates else pd.Series(False)
+    n_dup = int(dup.sum())
+    if not n_dup:
+        return frame, label, held, 0
+    findings.warn(
+        f"customers: dropped {rows(n_dup)} duplicating another row exactly, before any "
+        "train/test split (static.drop_duplicates)."
+    )
+    keep = ~dup.to_numpy()
+    frame, label = frame.loc[keep].reset_index(drop=True), label[keep].reset_index(drop=True)
+    return frame, label, held[keep], n_dup
 
 
 def _holdout(

@@ -16,12 +16,15 @@ lift on the training sample is measured against the sample's churn rate, so
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from churn.data import HOLDOUT_MARKER, DatasetConfig, Findings, rows
+
+log = logging.getLogger(__name__)
 
 #: Training and held-out churn odds further apart than this factor, with no static.sampling
 #: declared, are warned: the probabilities will be off by about that factor.
@@ -151,4 +154,6 @@ def sampling_factor(train: Any, test: Any, sampling: Any) -> tuple[float, tuple[
     warning = None
     if test is not None:
         warning = rate_mismatch(train.churn_rate, test.churn_rate, sampling)
+    if warning:
+        log.warning(warning)
     return float(factor), (warning,) if warning else ()
