@@ -230,7 +230,7 @@ def train(
             accept_leak_risk=tuple(accept_leak_risk or ()),
             tune_trials=tune_trials,
         )
-        lines = [*static_summary_lines(static), *holdout_lines(static.metrics)]
+        lines = [*static_summary_lines(static), *holdout_lines(static)]
         for line in [*lines, f"leak probe: {static.leak_probe}"]:
             typer.echo(line)
         return

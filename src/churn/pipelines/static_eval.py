@@ -101,11 +101,14 @@ def _holdout_metrics(
     return metrics, pd.DataFrame.from_records(records)
 
 
-def holdout_lines(metrics: dict[str, float]) -> list[str]:
-    """The held-out block of the ``churn train`` summary (empty without held-out rows)."""
-    if "holdout_roc_auc" not in metrics:
+def holdout_lines(report: Any) -> list[str]:
+    """The held-out block of the ``churn train`` summary (empty without held-out rows), and
+    the warning of churn rates far apart (``report``: a ``StaticTrainReport``)."""
+    from churn.static_table.holdout import MISMATCH_START
+
+    m = report.metrics
+    if "holdout_roc_auc" not in m:
         return []
-    m = metrics
     lines = [
         f"held out: {m['holdout_rows']:,.0f} customers never trained on (churn rate "
         f"{m['holdout_churn_rate']:.1%}; mean predicted {m['holdout_mean_probability']:.1%})",
@@ -121,7 +124,7 @@ def holdout_lines(metrics: dict[str, float]) -> list[str]:
             f"  {key:<16} {m[f'holdout_{key}']:>7.3f} {ci:>18} "
             f"{m[f'holdout_baseline_logreg_{key}']:>9.3f} {cv:>7.3f}"
         )
-    return lines
+    return lines + [f"warning: {w}" for w in report.warnings if w.startswith(MISMATCH_START)]
 
 
 def leak_probe(dataset: Any, cv_auc: float, training: Any, accepted: tuple[str, ...]) -> Any:

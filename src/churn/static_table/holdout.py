@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 #: Training and held-out churn odds further apart than this factor, with no static.sampling
 #: declared, are warned: the probabilities will be off by about that factor.
 RATE_MISMATCH_ODDS = 1.5
+MISMATCH_START = "the training rows' churn rate"
 
 
 def holdout_columns(config: DatasetConfig) -> tuple[str, ...]:
@@ -65,6 +66,9 @@ def holdout_mask(frame: pd.DataFrame, config: DatasetConfig, findings: Findings)
         wanted_numbers = pd.to_numeric(pd.Series(list(h.test_values or ())), errors="coerce")
         return (text.isin(wanted) | numbers.isin(wanted_numbers.dropna())).to_numpy()
     dates = pd.to_datetime(frame[column], errors="coerce", format="mixed")
+    id_col = config.table("customers").columns.get("customer_id")
+    if id_col in frame.columns:  # examples name the customers, not row numbers
+        frame = frame.assign(customer_id=frame[id_col].astype("str"))
     findings.add(
         "customers",
         column,
@@ -139,7 +143,7 @@ def rate_mismatch(train_rate: float, test_rate: float, declared: Any) -> str | N
     if max(ratio, 1 / ratio) <= RATE_MISMATCH_ODDS:
         return None
     return (
-        f"the training rows' churn rate ({train_rate:.1%}) is far from the held-out rows' "
+        f"{MISMATCH_START} ({train_rate:.1%}) is far from the held-out rows' "
         f"({test_rate:.1%}), and static.sampling is not declared: probabilities are "
         f"about {ratio:.1f}x the held-out odds. If the training rows were sampled, declare "
         f"static.sampling: {{population_churn_rate: {test_rate:.3f}}}."

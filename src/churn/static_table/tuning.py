@@ -2,7 +2,7 @@
 
 A small Optuna study (TPE, seeded) scores each candidate by its mean ROC AUC over stratified
 *inner* folds of the training rows, each with its own early stopping inside the fold's training
-part. The first two trials are fixed: ``STATIC_LIGHTGBM`` (shallow and regularised) and plain
+part. The first two candidates are fixed: ``STATIC_LIGHTGBM`` (shallow and regularised) and plain
 LightGBM defaults (31 leaves, learning rate 0.1), so the chosen settings are never worse than
 either on the inner folds. Held-out rows and cross-validation test folds are never seen: the
 caller passes the training rows alone.
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from churn._progress import progress_bar
-from churn.static_table.core import STATIC_LIGHTGBM, StaticDataset, fit_lightgbm
+from churn.static_table.core import StaticDataset, fit_lightgbm
 
 log = logging.getLogger(__name__)
 
@@ -87,45 +87,43 @@ def tune_static(
 ) -> StaticTuning:
     """Choose LightGBM overrides of ``STATIC_LIGHTGBM`` on inner folds of ``data`` (module doc).
 
-    ``trials`` counts the two fixed candidates (1: the project's settings alone, scored).
+    ``trials`` counts the two fixed candidates (1: the project's settings alone, scored); the
+    rest are Optuna's. Ties go to the earlier candidate (the project's settings first).
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    fixed = {k: STATIC_LIGHTGBM[k] for k in _candidate_keys()}
-    study.enqueue_trial(fixed)
-    study.enqueue_trial({k: LIGHTGBM_DEFAULTS[k] for k in _candidate_keys()})
-    extra = {}
+    score = {"folds": folds, "seed": seed, "num_threads": num_threads}
+    candidates: list[dict[str, Any]] = [{}, dict(LIGHTGBM_DEFAULTS)][: max(trials, 1)]
+    rows = []
     with progress_bar(f"{data.name}: choosing LightGBM settings", max(trials, 1), progress) as bar:
+        for params in candidates:
+            rows.append({"inner_roc_auc": inner_auc(data, params, **score), **params})
+            bar.advance()
 
         def objective(trial: Any) -> float:
             params = _candidate(trial)
-            if params == {k: LIGHTGBM_DEFAULTS[k] for k in _candidate_keys()}:
-                params = dict(LIGHTGBM_DEFAULTS)  # plain defaults: no bagging, one-hot as is
-            extra[trial.number] = params
-            value = inner_auc(data, params, folds=folds, seed=seed, num_threads=num_threads)
+            value = inner_auc(data, params, **score)
+            rows.append({"inner_roc_auc": value, **params})
+            candidates.append(params)
             bar.advance()
             return value
 
-        study.optimize(objective, n_trials=max(trials, 1))
-    rows = [{"trial": t.number, "inner_roc_auc": t.value, **extra[t.number]} for t in study.trials]
-    best = study.best_trial
-    params = extra[best.number]
-    log.info("%s: chose %s (inner ROC AUC %.4f)", data.name, params, best.value)
+        if trials > 2:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            sampler = optuna.samplers.TPESampler(seed=seed)
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            study.optimize(objective, n_trials=trials - 2)
+    table = pd.DataFrame(rows).rename_axis("trial").reset_index()
+    best = int(np.argmax(table["inner_roc_auc"].to_numpy()))
+    params = candidates[best]
+    log.info(
+        "%s: chose %s (inner ROC AUC %.4f)",
+        data.name,
+        params or "the project's",
+        rows[best]["inner_roc_auc"],
+    )
     protocol = (
-        f"{len(study.trials)} Optuna trials (2 fixed: project settings, LightGBM defaults), "
+        f"{len(rows)} candidates (the project's settings, LightGBM defaults, then Optuna TPE), "
         f"each scored by mean ROC AUC over {folds} stratified inner folds of the training rows"
     )
-    return StaticTuning(params, float(best.value), pd.DataFrame(rows), protocol)
-
-
-def _candidate_keys() -> tuple[str, ...]:
-    return (
-        "learning_rate",
-        "num_leaves",
-        "max_depth",
-        "min_child_samples",
-        "feature_fraction",
-        "lambda_l2",
-    )
+    return StaticTuning(params, float(table["inner_roc_auc"].iloc[best]), table, protocol)
