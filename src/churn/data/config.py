@@ -619,6 +619,7 @@ def _section_keys(loc: tuple[Any, ...]) -> list[str]:
         return sorted(k for k in DatasetConfig.model_fields if k != "source")
     if loc[0] == "tables" and len(loc) == 2:
         exclude = () if loc[1] == "usage" else USAGE_ONLY_KEYS
+        exclude = (*exclude, *(() if loc[1] == "customers" else ("join",)))
         return sorted(k for k in TableConfig.model_fields if k not in exclude)
     if loc[0] == "tables" and len(loc) == 4 and loc[2] == "join":
         return sorted(JoinConfig.model_fields)
