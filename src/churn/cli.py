@@ -312,7 +312,8 @@ def score(
     from churn.pipelines.score import run_score
     from churn.pipelines.train_static import is_static_dataset
 
-    if is_static_dataset(data):
+    # A path that does not exist goes to run_score, which checks the settings first.
+    if data.exists() and is_static_dataset(data):
         from churn.pipelines.score_static import run_score_static
 
         result = run_score_static(data, model=model, as_of=as_of, out=out, config=config)

@@ -2,9 +2,8 @@
 
 The model and the logistic baseline are fitted on the training rows only; every metric of
 ``churn.modeling.evaluate`` is computed on the held-out rows, with 95% intervals from the
-customer-level bootstrap (``churn.modeling.bootstrap_intervals``; one row per customer here, so
-it is the plain bootstrap) and the paired difference LightGBM minus the baseline. With a
-declared ``static.sampling`` both models' probabilities are corrected to the population first.
+customer-level bootstrap (``churn.modeling.bootstrap_intervals``) and the paired difference
+LightGBM minus baseline; both are corrected for a declared ``static.sampling`` first.
 """
 
 from __future__ import annotations
@@ -128,8 +127,8 @@ def holdout_lines(report: Any) -> list[str]:
 
 
 def leak_probe(dataset: Any, cv_auc: float, training: Any, accepted: tuple[str, ...]) -> Any:
-    """The leak probe of a static table: each column alone on every row (cross-validation
-    leaves no rows unseen by training) and the cross-validated ROC AUC."""
+    """The leak probe of a static table: each column alone on every training row, and the CV
+    ROC AUC."""
     from churn.modeling import check_model, probe_features
 
     probe = probe_features(
