@@ -196,6 +196,17 @@ AcceptLeakOpt = Annotated[
 ]
 
 
+TuneOpt = Annotated[
+    int,
+    typer.Option(
+        "--tune-trials",
+        min=0,
+        help="Static tables: Optuna trials choosing LightGBM settings on inner folds of the "
+        "training rows (0: the project's settings).",
+    ),
+]
+
+
 @app.command()
 def train(
     data: DataOpt = Path("data/raw/demo"),
@@ -230,6 +241,7 @@ def train(
         ),
     ] = None,
     accept_leak_risk: AcceptLeakOpt = None,
+    tune_trials: TuneOpt = 20,
 ) -> None:
     """Train out of time, compare with baselines, log to MLflow, register; promote if no worse.
 
@@ -240,6 +252,7 @@ def train(
     """
     from rich.console import Console
 
+    from churn.pipelines.static_eval import holdout_lines
     from churn.pipelines.summary import static_summary_lines, summary_renderables
     from churn.pipelines.train import run_train
     from churn.pipelines.train_static import STATIC_EXPERIMENT, is_static_dataset, run_train_static
@@ -254,8 +267,10 @@ def train(
             n_repeats=cv_repeats,
             progress=True,
             accept_leak_risk=tuple(accept_leak_risk or ()),
+            tune_trials=tune_trials,
         )
-        for line in [*static_summary_lines(static), f"leak probe: {static.leak_probe}"]:
+        lines = [*static_summary_lines(static), *holdout_lines(static)]
+        for line in [*lines, f"leak probe: {static.leak_probe}"]:
             typer.echo(line)
         return
     report = run_train(
@@ -319,11 +334,30 @@ def score(
     config: Annotated[
         Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Static tables: registered model NAME[@alias] (default: the latest "
+            "churn-static-<dataset>).",
+        ),
+    ] = None,
 ) -> None:
-    """Write the week's at-risk list: scores, reasons, plays, Excel per owner, HTML report."""
-    from churn.pipelines.score import run_score
+    """Write the week's at-risk list: scores, reasons, plays, Excel per owner, HTML report.
 
-    result = run_score(data, as_of=as_of, out=out, config=config)
+    A static customer table (``churn.definition: flag``) is scored with its registered
+    churn-static-<dataset> model: the held-out rows of static.holdout, else every row.
+    """
+    from churn.pipelines.score import run_score
+    from churn.pipelines.train_static import is_static_dataset
+
+    # A path that does not exist goes to run_score, which checks the settings first.
+    if data.exists() and is_static_dataset(data):
+        from churn.pipelines.score_static import run_score_static
+
+        result = run_score_static(data, model=model, as_of=as_of, out=out, config=config)
+    else:
+        result = run_score(data, as_of=as_of, out=out, config=config)
     h = result.headline
     typer.echo(
         f"as_of {result.as_of.date()}: {h['active']:,} active, {h['scored']:,} scored, "

@@ -572,7 +572,7 @@ def test_unknown_config_keys_are_refused_with_the_valid_ones(tmp_path):
     message = str(info.value)
     assert "unknown key 'tabels' in the dataset config (did you mean 'tables'?)" in message
     assert "unknown key 'colums' in tables.customers (did you mean 'columns'?)" in message
-    assert "valid keys: columns, date_format, file, ignore, read" in message
+    assert "valid keys: columns, date_format, file, ignore, join, read" in message
 
 
 def test_usage_only_keys_are_refused_on_other_tables(tmp_path):

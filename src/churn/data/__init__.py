@@ -11,6 +11,9 @@ from churn.data.config import (
     ChurnConfig,
     DatasetConfig,
     DatasetConfigError,
+    HoldoutConfig,
+    JoinConfig,
+    SamplingConfig,
     StaticConfig,
     TableConfig,
     UsageConfig,
@@ -20,6 +23,7 @@ from churn.data.config import (
 )
 from churn.data.load import load_dataset, read_static_source, summarize
 from churn.data.mapping import map_columns, tables_from_frames
+from churn.data.static_source import HOLDOUT_MARKER, join_customers
 from churn.data.validation import (
     DataValidationError,
     Findings,
@@ -30,17 +34,22 @@ from churn.data.validation import (
 )
 
 __all__ = [
+    "HOLDOUT_MARKER",
     "ChurnConfig",
     "DataValidationError",
     "DatasetConfig",
     "DatasetConfigError",
     "Findings",
+    "HoldoutConfig",
+    "JoinConfig",
+    "SamplingConfig",
     "StaticConfig",
     "TableConfig",
     "UsageConfig",
     "coerce_number",
     "dataset_schema",
     "infer_usage_period",
+    "join_customers",
     "load_config",
     "load_dataset",
     "map_columns",

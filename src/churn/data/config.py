@@ -24,6 +24,8 @@ Dataset config (every key is optional except where said)
           signup_date: Created
         read: {sep: ";", encoding: latin-1}   # passed to the reader, see below
         ignore: [churn_score]       # source columns never read (never features)
+        join:                       # static tables: more files of the same customers, joined
+          - {file: billing.csv, columns: {customer_id: Account}}   # one to one on the id
         date_format: "%d/%m/%Y"     # strftime format of every date column of the table, or a
                                     # mapping {contract column: format}; default: ISO 8601, then
                                     # a format guessed from the first value (warned)
@@ -50,6 +52,12 @@ Dataset config (every key is optional except where said)
       ignore: [FN, FP]              # identifiers and leaky columns, never features
       categorical: [Tariff Plan]    # numeric codes to treat as categories
       drop_duplicates: true         # exact duplicate rows dropped before any split (warned)
+      holdout: {column: split, test_values: [test]}   # or {file: test.csv}, {date: Signed,
+                                    # after: 2024-06-30} or {fraction: 0.2, seed: 0}: train on
+                                    # the rest, report every metric on these rows
+      sampling: {population_churn_rate: 0.02}   # or {churner_fraction: 1, stayer_fraction:
+                                    # 0.1}: the training rows were sampled; probabilities are
+                                    # corrected for it (odds correction)
     customers_from: usage           # a transaction log without a customers table: derive it
                                     # (signup_date = first event)
     # per table, also: values: {channel: web} (a contract column as one constant) and, for
@@ -182,6 +190,18 @@ class _Section(BaseModel):
     )
 
 
+class JoinConfig(_Section):
+    """One more customers file joined one to one on the id (``tables.customers.join[i]``)."""
+
+    file: Text
+    """The file, relative to base_dir."""
+    columns: dict[Text, Text] = Field(default_factory=dict)
+    """Name in the joined table -> this file's column; customer_id names this file's id column
+    (default: the customers table's id column name)."""
+    read: dict[Text, Any] = Field(default_factory=dict)
+    """Reader options, as for a table."""
+
+
 class TableConfig(_Section):
     """Where one table is and how to read it (``tables.<name>`` in the config)."""
 
@@ -210,6 +230,9 @@ class TableConfig(_Section):
     """Source columns never read, so never features: e.g. a usage metric or an optional
     contract column known only after the outcome (a vendor churn score, a satisfaction survey
     taken at exit). Static tables use static.ignore."""
+    join: tuple[JoinConfig, ...] = ()
+    """customers of a static table only: more files of the same customers, joined one to one
+    on the id (an export in several files)."""
 
     def date_formats(self, table: str) -> dict[str, str]:
         """Contract datetime column -> format."""
@@ -264,6 +287,74 @@ class ChurnConfig(_Section):
         return self
 
 
+Share = Annotated[float, Field(gt=0, lt=1)]
+
+
+class HoldoutConfig(_Section):
+    """Held-out rows of a static table (``static.holdout``): exactly one way of choosing them."""
+
+    column: Text | None = None
+    """A column whose test_values mark the held-out rows (the column is never a feature)."""
+    test_values: tuple[Any, ...] | None = None
+    """With column: the values of the held-out rows."""
+    file: Text | None = None
+    """A second file with the same columns, relative to base_dir: its rows are held out."""
+    date: Text | None = None
+    """A date column: rows dated after ``after`` are held out (out of time; never a feature)."""
+    after: Annotated[
+        pd.Timestamp | None,
+        BeforeValidator(lambda v: _timestamp(v, "static.holdout.after")),
+        WithJsonSchema({"type": ["string", "null"], "format": "date"}),
+    ] = None
+    """With date: rows dated strictly after this day are held out."""
+    fraction: Share | None = None
+    """A stratified random share of the rows, drawn with ``seed``."""
+    seed: Annotated[int, Strict()] = 0
+
+    @model_validator(mode="after")
+    def _one_way(self) -> HoldoutConfig:
+        ways = [k for k in ("column", "file", "date", "fraction") if getattr(self, k) is not None]
+        if len(ways) != 1:
+            raise ValueError(
+                "static.holdout takes exactly one of column (with test_values), file, date (with "
+                f"after) or fraction; got {', '.join(ways) or 'none'}"
+            )
+        if self.column is not None and not self.test_values:
+            raise ValueError("static.holdout.column needs test_values: [the held-out values]")
+        if self.date is not None and self.after is None:
+            raise ValueError("static.holdout.date needs after: DATE (rows after it are held out)")
+        return self
+
+
+class SamplingConfig(_Section):
+    """How a static table's training rows were sampled (``static.sampling``)."""
+
+    population_churn_rate: Share | None = None
+    """The churn rate of the population the model will score."""
+    churner_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    """Share of the population's churners kept in the training rows."""
+    stayer_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    """Share of the population's stayers kept in the training rows."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SamplingConfig:
+        fractions = (self.churner_fraction, self.stayer_fraction)
+        by_rate = self.population_churn_rate is not None
+        if by_rate == any(f is not None for f in fractions) or (not by_rate and None in fractions):
+            raise ValueError(
+                "static.sampling takes population_churn_rate, or both churner_fraction and "
+                "stayer_fraction"
+            )
+        return self
+
+    def odds_factor(self, training_rate: float) -> float:
+        """Population odds / training odds: the factor that undoes the sampling."""
+        if self.population_churn_rate is not None:
+            pop = self.population_churn_rate
+            return (pop / (1 - pop)) / (training_rate / (1 - training_rate))
+        return float(self.stayer_fraction) / float(self.churner_fraction)  # type: ignore[arg-type]
+
+
 class StaticConfig(_Section):
     """Static-table mode (``static`` in the config; used with ``churn.definition: flag``).
 
@@ -279,17 +370,24 @@ class StaticConfig(_Section):
     drop_duplicates: Annotated[bool, Strict()] = True
     """Drop exact duplicate rows before any split (warned with the count): a duplicate on both
     sides of a fold boundary is a test row the model has already seen."""
+    holdout: HoldoutConfig | None = None
+    """Rows to test on, never trained on: {column: NAME, test_values: [...]}, {file: PATH} (same
+    columns), {date: COLUMN, after: DATE} (out of time) or {fraction: 0.2} (stratified, seeded);
+    default: repeated stratified cross-validation only."""
+    sampling: SamplingConfig | None = None
+    """How the training rows were sampled, so that probabilities are corrected for the prior
+    shift: {population_churn_rate: 0.02} or {churner_fraction: 1.0, stayer_fraction: 0.1}."""
 
 
-def _timestamp(value: Any) -> pd.Timestamp | None:
+def _timestamp(value: Any, key: str = "extraction_date") -> pd.Timestamp | None:
     if value is None:
         return None
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise ValueError(f"extraction_date {value!r} is not a date (write 2026-01-01)") from None
+        raise ValueError(f"{key} {value!r} is not a date (write 2026-01-01)") from None
     if ts is pd.NaT:
-        raise ValueError(f"extraction_date {value!r} is not a date (write 2026-01-01)")
+        raise ValueError(f"{key} {value!r} is not a date (write 2026-01-01)")
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 
@@ -418,6 +516,15 @@ def _table_problems(name: str, t: TableConfig) -> list[str]:
         if key not in valid_read
     ]
     lines += _read_problems(f"{where}.read", t.read)
+    if t.join and name != "customers":
+        lines.append(f"{where}.join: only tables.customers can join more files")
+    for i, extra in enumerate(t.join):
+        lines += [
+            f"unknown key {key!r} in {where}.join[{i}].read; valid keys: {', '.join(valid_read)}"
+            for key in extra.read
+            if key not in valid_read
+        ]
+        lines += _read_problems(f"{where}.join[{i}].read", extra.read)
     if isinstance(t.read.get("encoding"), str):
         try:
             codecs.lookup(str(t.read["encoding"]))
@@ -512,7 +619,12 @@ def _section_keys(loc: tuple[Any, ...]) -> list[str]:
         return sorted(k for k in DatasetConfig.model_fields if k != "source")
     if loc[0] == "tables" and len(loc) == 2:
         exclude = () if loc[1] == "usage" else USAGE_ONLY_KEYS
+        exclude = (*exclude, *(() if loc[1] == "customers" else ("join",)))
         return sorted(k for k in TableConfig.model_fields if k not in exclude)
+    if loc[0] == "tables" and len(loc) == 4 and loc[2] == "join":
+        return sorted(JoinConfig.model_fields)
+    if loc[0] == "static" and len(loc) == 2 and loc[1] in ("holdout", "sampling"):
+        return sorted((HoldoutConfig if loc[1] == "holdout" else SamplingConfig).model_fields)
     model = {"usage": UsageConfig, "churn": ChurnConfig, "static": StaticConfig}.get(str(loc[0]))
     return sorted(model.model_fields) if model is not None and len(loc) == 1 else []
 

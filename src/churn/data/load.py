@@ -29,6 +29,7 @@ from churn.contract import TABLE_NAMES, Tables
 from churn.data.config import DatasetConfig, DatasetConfigError, load_config
 from churn.data.mapping import map_columns, validate_mapped
 from churn.data.readers import find_file, read_table
+from churn.data.static_source import read_static_files
 from churn.data.validation import DataValidationError, Findings
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ def read_static_source(path: str | Path) -> tuple[DatasetConfig, pd.DataFrame, F
     """Read a static-table dataset's customers file as it is (source column names).
 
     For ``churn.definition: flag``: the table is checked and prepared by
-    ``churn.static_table.prepare_static``, which knows the static section of the config.
+    ``churn.static_table.prepare_static``, which knows the static section of the config. The
+    files in ``tables.customers.join`` are joined to it one to one on the id, and the rows of
+    ``static.holdout.file`` appended, marked (``churn.data.static_source``).
 
     Raises
     ------
@@ -121,6 +124,9 @@ def read_static_source(path: str | Path) -> tuple[DatasetConfig, pd.DataFrame, F
     findings = Findings()
     file = find_file("customers", config, findings)
     frame = None if file is None else read_table("customers", file, config, findings)
+    if frame is not None and not findings.problems:
+        # Joined files and the held-out file (churn.data.static_source).
+        frame = read_static_files(config, frame, findings)
     if frame is None or findings.problems:
         if not findings.problems:
             findings.add("customers", None, "table is missing", "It is the one required table.")

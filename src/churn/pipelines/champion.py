@@ -86,12 +86,14 @@ def load_champion(
     import mlflow.lightgbm
     from mlflow.models import get_model_info
 
+    from churn.pipelines.static_models import what_is_registered
+
     uri = tracking_uri or tracking.default_tracking_uri()
     version = champion_version(uri, name, alias)
     if version is None:
         raise NoChampionError(
             f"no trained model: run make train first (no model {name!r} with alias {alias!r} "
-            f"in {uri})"
+            f"in {uri})" + what_is_registered(uri)
         )
     model_uri = f"models:/{name}@{alias}"
     what = f"model {name} version {version.version} ({alias})"

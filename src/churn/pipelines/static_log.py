@@ -68,12 +68,14 @@ def log_static_run(
     setup: dict[str, Any],
     name: str | None,
     probe: Any = None,
+    tables: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[str, Any]:
     """One MLflow run: params, metrics, lineage tags, fold table, importances, the model.
 
     ``paths``: the dataset YAML (or folder) and the settings file; ``setup``: the CV folds and
     repeats, seed, threads and final tree count; ``name``: the registered model, or ``None``;
-    ``probe``: the leak probe (a refused run is logged, its model not registered).
+    ``probe``: the leak probe (a refused run is logged, its model not registered);
+    ``tables``: more CSV artefacts (the held-out metrics, the tuning trials).
     Returns ``(run_id, ModelInfo)``.
     """
     import mlflow
@@ -84,15 +86,8 @@ def log_static_run(
 
     data, config = paths
     trees = setup["trees"]
-    params = static_params(
-        dataset,
-        cv,
-        mode="static",
-        dataset=dataset.name,
-        data_path=str(Path(data).resolve()),
-        config_path=str(config) if config else "(defaults)",
-        **setup,
-    )
+    where = {"data_path": str(Path(data).resolve()), "config_path": str(config or "(defaults)")}
+    params = static_params(dataset, cv, mode="static", dataset=dataset.name, **where, **setup)
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(tracking.finite(metrics))
@@ -101,11 +96,13 @@ def log_static_run(
                 "dataset": dataset.name,
                 "mode": "static",
                 "data_hash": static_fingerprint(dataset),
-                "evaluation": cv.protocol,
-                "deployed_model": f"fitted on all {len(dataset.label):,} rows with {trees} "
-                "trees (the mean early-stopped count over the CV folds)",
+                "evaluation": cv.protocol + ("; held out: holdout_*" * ("holdout_rows" in metrics)),
+                "deployed_model": f"fitted on the {len(dataset.label):,} training rows with "
+                f"{trees} trees (the mean early-stopped count over the CV folds)",
             }
         )
+        for path, table in (tables or {}).items():
+            mlflow.log_text(table.to_csv(index=False), path)
         mlflow.log_text(cv.folds.to_csv(index=False), "evaluation/cv_folds.csv")
         mlflow.log_text(cv.summary.to_csv(), "evaluation/cv_summary.csv")
         importance = feature_importance(model.booster, model.features)
@@ -129,7 +126,12 @@ def _log_static_model(model: Any, registered_model_name: str | None) -> Any:
         model.booster,
         name="model",
         registered_model_name=registered_model_name,
-        metadata={"mode": "static", "features": model.features, "categories": model.categories},
+        metadata={
+            "mode": "static",
+            "features": model.features,
+            "categories": model.categories,
+            "odds_factor": model.odds_factor,
+        },
         # Explicit requirements spare MLflow a subprocess that infers them.
         pip_requirements=[
             f"lightgbm=={lightgbm.__version__}",

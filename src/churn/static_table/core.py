@@ -42,6 +42,7 @@ import pandas as pd
 from churn._progress import progress_bar
 from churn.contract import Tables
 from churn.data import (
+    HOLDOUT_MARKER,
     DatasetConfig,
     DataValidationError,
     Findings,
@@ -50,6 +51,13 @@ from churn.data import (
     rows,
 )
 from churn.errors import ChurnError
+from churn.static_table.holdout import (
+    check_holdout,
+    fraction_mask,
+    holdout_columns,
+    holdout_mask,
+    odds_correct,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +106,8 @@ class StaticDataset:
         Exact duplicate rows removed before any split.
     warnings
         What was handled automatically (coerced blanks, dropped duplicates).
+    holdout
+        Which rows are held out (``static.holdout``); None: cross-validation only.
     """
 
     name: str
@@ -107,10 +117,28 @@ class StaticDataset:
     categorical: tuple[str, ...] = ()
     duplicates_dropped: int = 0
     warnings: tuple[str, ...] = field(default=())
+    holdout: np.ndarray | None = None
 
     @property
     def churn_rate(self) -> float:
-        return float(self.label.mean()) if len(self.label) else math.nan
+        return float(np.nanmean(self.label)) if np.isfinite(self.label).any() else math.nan
+
+    def split(self) -> tuple[StaticDataset, StaticDataset | None]:
+        """The training rows and the held-out rows (None without ``static.holdout``)."""
+        if self.holdout is None:
+            return self, None
+        return self.subset(~self.holdout), self.subset(self.holdout)
+
+    def subset(self, rows: np.ndarray) -> StaticDataset:
+        """The rows selected by a boolean mask, categories kept (so codes stay comparable)."""
+        rows = np.asarray(rows, dtype=bool)
+        return dataclasses.replace(
+            self,
+            customer_id=self.customer_id[rows].reset_index(drop=True),
+            features=self.features[rows].reset_index(drop=True),
+            label=self.label[rows],
+            holdout=None,
+        )
 
 
 def _label_values(s: pd.Series, positive: Any) -> tuple[pd.Series, str | None]:
@@ -148,7 +176,11 @@ def _label_values(s: pd.Series, positive: Any) -> tuple[pd.Series, str | None]:
 
 
 def prepare_static(
-    frame: pd.DataFrame, config: DatasetConfig, findings: Findings | None = None
+    frame: pd.DataFrame,
+    config: DatasetConfig,
+    findings: Findings | None = None,
+    *,
+    scoring: bool = False,
 ) -> StaticDataset:
     """Check a static customer table against its config and prepare it for modelling; pure.
 
@@ -161,6 +193,8 @@ def prepare_static(
         and the ``static`` section (features, ignore, categorical, drop_duplicates).
     findings
         Problems and warnings found while reading the file.
+    scoring
+        Rows to score, not to train on: the label may be absent or blank (then NaN).
 
     Returns
     -------
@@ -174,32 +208,26 @@ def prepare_static(
     """
     findings = findings if findings is not None else Findings()
     frame = frame.rename(columns=str).reset_index(drop=True)
-    id_col, label_col, features = _configured_columns(frame, config, findings)
+    id_col, label_col, features = _configured_columns(frame, config, findings, scoring)
     label = pd.Series(np.nan, index=frame.index)
     if label_col is not None:
-        label = _label(frame, label_col, config.churn.positive, findings)
+        label = _label(frame, label_col, config.churn.positive, findings, scoring)
     label_col = label_col or ""
+    held = holdout_mask(frame, config, findings)
     if findings.problems:
         raise DataValidationError(findings.problems, findings.warnings, config.name)
 
     # Duplicates first, on the source values, before anything could split them (module doc).
     used = [c for c in [id_col, *features, label_col] if c]
-    dup = frame.duplicated(subset=used) if config.static.drop_duplicates else pd.Series(False)
-    n_dup = int(dup.sum())
-    if n_dup:
-        findings.warn(
-            f"customers: dropped {rows(n_dup)} duplicating another row exactly, before any "
-            "train/test split (static.drop_duplicates)."
-        )
-        keep = ~dup.to_numpy()
-        frame, label = frame.loc[keep].reset_index(drop=True), label[keep].reset_index(drop=True)
+    frame, label, held, n_dup = _drop_duplicates(frame, label, held, used, config, findings)
     ids = _customer_ids(frame, id_col, findings)
     cols, categorical = _feature_values(frame, features, config.static.categorical, findings)
+    y = label.to_numpy(dtype=float)
+    holdout = _holdout(config, held, y, findings) if not scoring else held
     if findings.problems:
         raise DataValidationError(findings.problems, findings.warnings, config.name)
     X = pd.DataFrame(cols, index=frame.index)
-    y = label.to_numpy(dtype=float)
-    if len(np.unique(y)) < 2:
+    if not scoring and len(np.unique(y)) < 2:
         raise ChurnError(
             f"table 'customers' column {label_col!r}: every row has the same churn flag after "
             "cleaning; a model needs customers who left and customers who stayed"
@@ -220,11 +248,48 @@ def prepare_static(
         categorical=tuple(categorical),
         duplicates_dropped=n_dup,
         warnings=tuple(findings.warnings),
+        holdout=holdout if config.static.holdout is not None else None,
     )
 
 
+def _drop_duplicates(
+    frame: pd.DataFrame,
+    label: pd.Series,
+    held: np.ndarray,
+    used: list[str],
+    config: DatasetConfig,
+    findings: Findings,
+) -> tuple[pd.DataFrame, pd.Series, np.ndarray, int]:
+    """Exact duplicates of ``used`` columns dropped (the first copy kept: a training row when
+    the other is held out), warned with the count; the count is returned last."""
+    dup = frame.duplicated(subset=used) if config.static.drop_duplicates else pd.Series(False)
+    n_dup = int(dup.sum())
+    if not n_dup:
+        return frame, label, held, 0
+    findings.warn(
+        f"customers: dropped {rows(n_dup)} duplicating another row exactly, before any "
+        "train/test split (static.drop_duplicates)."
+    )
+    keep = ~dup.to_numpy()
+    frame, label = frame.loc[keep].reset_index(drop=True), label[keep].reset_index(drop=True)
+    return frame, label, held[keep], n_dup
+
+
+def _holdout(
+    config: DatasetConfig, held: np.ndarray, y: np.ndarray, findings: Findings
+) -> np.ndarray:
+    """The held-out rows of the cleaned table, checked (a fraction is drawn here)."""
+    h = config.static.holdout
+    if h is None:
+        return held
+    if h.fraction is not None:
+        held = fraction_mask(y, h.fraction, h.seed)
+    check_holdout(held, y, findings)
+    return held
+
+
 def _configured_columns(
-    frame: pd.DataFrame, config: DatasetConfig, findings: Findings
+    frame: pd.DataFrame, config: DatasetConfig, findings: Findings, scoring: bool = False
 ) -> tuple[str | None, str | None, list[str]]:
     """The id column, the label column (``None`` when absent) and the feature columns; every
     configured column missing from the table is a finding."""
@@ -250,7 +315,7 @@ def _configured_columns(
     if id_col is not None and missing(id_col, "tables.customers.columns.customer_id"):
         id_col = None
     label_col = churn.label or ""
-    label_ok = not missing(label_col, "churn.label")
+    label_ok = label_col in frame.columns if scoring else not missing(label_col, "churn.label")
     # tables.customers.ignore is honoured too: a column a user ignored never becomes a feature.
     ignored = (*static.ignore, *config.table(t).ignore)
     for c in ignored:
@@ -258,6 +323,7 @@ def _configured_columns(
     for c in static.categorical:
         missing(c, "static.categorical")
     excluded = {label_col, *ignored, *([id_col] if id_col else [])}
+    excluded |= {*holdout_columns(config), HOLDOUT_MARKER}
     if static.features is not None:
         features = [c for c in static.features if not missing(c, "static.features")]
         clash = [c for c in features if c in excluded]
@@ -275,14 +341,19 @@ def _configured_columns(
     return id_col, (label_col if label_ok else None), features
 
 
-def _label(frame: pd.DataFrame, label_col: str, positive: Any, findings: Findings) -> pd.Series:
-    """The churn flag as 0/1 floats; a flag that cannot be read, or missing flags, are findings."""
+def _label(
+    frame: pd.DataFrame, label_col: str, positive: Any, findings: Findings, scoring: bool = False
+) -> pd.Series:
+    """The churn flag as 0/1 floats; a flag that cannot be read, or missing flags, are findings
+    (when ``scoring``, missing flags are fine)."""
     label, why = _label_values(frame[label_col], positive)
+    if scoring and frame[label_col].isna().all():
+        return pd.Series(np.nan, index=frame.index)
     if why:
         findings.add(
             "customers", label_col, f"(churn.label) {why}", "Point churn.label at the flag."
         )
-    else:
+    elif not scoring:
         findings.add(
             "customers",
             label_col,
@@ -352,14 +423,17 @@ def _category(s: pd.Series) -> pd.Series:
     return text.astype("category")
 
 
-def load_static(path: str | Path, *, log_warnings: bool = True) -> StaticDataset:
+def load_static(
+    path: str | Path, *, scoring: bool = False, log_warnings: bool = True
+) -> StaticDataset:
     """Read and prepare a static-table dataset from its YAML config (``churn.definition: flag``).
 
-    The only function here that touches files, through ``churn.loading.read_static_source``.
+    The only function here that touches files, through ``churn.data.read_static_source``;
+    ``scoring``: rows to score, whose label may be absent (see ``prepare_static``);
     ``log_warnings``: log each warning once (False where the caller shows them itself).
     """
     config, frame, findings = read_static_source(path)
-    data = prepare_static(frame, config, findings)
+    data = prepare_static(frame, config, findings, scoring=scoring)
     if log_warnings:
         for warning in data.warnings:
             log.warning(warning)
@@ -523,19 +597,29 @@ def cross_validate(
 
 @dataclass
 class StaticModel:
-    """A LightGBM model trained on a whole static table, with its feature layout."""
+    """A LightGBM model trained on a static table, with its feature layout.
+
+    ``odds_factor`` undoes a sampled training set (``static.sampling``): the booster's
+    probabilities are the sample's, :meth:`predict_proba` returns the population's.
+    """
 
     booster: Any
     features: list[str]
     categories: dict[str, list[str]]
+    odds_factor: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
 
-    def predict_proba(self, data: StaticDataset) -> pd.DataFrame:
-        """``customer_id`` and ``churn_probability`` for every row of ``data``."""
-        X = data.features.reindex(columns=self.features)
+    def encode(self, features: pd.DataFrame) -> pd.DataFrame:
+        """``features`` in the model's column order, categories coded as in training."""
+        X = features.reindex(columns=self.features)
         for c, cats in self.categories.items():
             # The training categories, in training order: LightGBM reads category codes.
             X[c] = pd.Categorical(X[c].astype("object"), categories=cats)
-        p = self.booster.predict(X)
+        return X
+
+    def predict_proba(self, data: StaticDataset) -> pd.DataFrame:
+        """``customer_id`` and ``churn_probability`` (population-corrected) for every row."""
+        p = odds_correct(self.booster.predict(self.encode(data.features)), self.odds_factor)
         return pd.DataFrame({"customer_id": data.customer_id, "churn_probability": p})
 
 
@@ -546,8 +630,10 @@ def fit_static(
     params: dict[str, Any] | None = None,
     seed: int = 42,
     num_threads: int = 1,
+    odds_factor: float = 1.0,
 ) -> StaticModel:
-    """Fit the final model on every row, with the tree count chosen by cross-validation."""
+    """Fit the final model on every row given, with the tree count chosen by cross-validation
+    (``params``: overrides of ``STATIC_LIGHTGBM``; ``odds_factor``: see ``StaticModel``)."""
     booster = fit_lightgbm(
         data.features,
         data.label,
@@ -557,7 +643,13 @@ def fit_static(
         num_boost_round=num_boost_round,
     )
     cats = {c: list(data.features[c].cat.categories) for c in data.categorical}
-    return StaticModel(booster=booster, features=list(data.features.columns), categories=cats)
+    return StaticModel(
+        booster=booster,
+        features=list(data.features.columns),
+        categories=cats,
+        odds_factor=odds_factor,
+        params=dict(params or {}),
+    )
 
 
 # --- transaction logs ------------------------------------------------------------------------

@@ -35,13 +35,17 @@ def describe_static(data: StaticDataset) -> str:
     return "\n".join(lines)
 
 
-def cv_metrics(cv: CrossValidation) -> tuple[dict[str, float], int]:
+def cv_metrics(cv: CrossValidation, odds_factor: float = 1.0) -> tuple[dict[str, float], int]:
     """Run metrics of a cross-validation, and the final model's tree count.
 
     ``cv_<m>`` and ``cv_<m>_std`` for LightGBM, ``baseline_logreg_<m>`` for the baseline, and
     ``cv_mean_trees``. The final model has no held-out rows left to early-stop on: it takes the
-    tree count that early stopping chose, on average, inside the training folds.
+    tree count that early stopping chose, on average, inside the training folds. With a
+    sampled training set (``odds_factor`` != 1), ``cv_top_decile_lift_population`` is the lift
+    of the first repeat's out-of-fold scores on the population the rows were sampled from.
     """
+    from churn.static_table.holdout import population_lift
+
     s = cv.summary
     metrics: dict[str, float] = {}
     for m in STATIC_METRICS:
@@ -51,6 +55,11 @@ def cv_metrics(cv: CrossValidation) -> tuple[dict[str, float], int]:
     trees_per_fold = cv.folds.loc[cv.folds["model"] == "lightgbm", "trees"]
     trees = max(1, round(float(trees_per_fold.mean())))
     metrics["cv_mean_trees"] = float(trees_per_fold.mean())
+    if odds_factor != 1.0:
+        oof = cv.oof.dropna(subset=["lightgbm"])
+        metrics["cv_top_decile_lift_population"] = population_lift(
+            oof["label"].to_numpy(), oof["lightgbm"].to_numpy(), odds_factor
+        )
     return metrics, trees
 
 
