@@ -61,7 +61,7 @@ def run_train_static(
     register: bool = True,
     progress: bool = True,
     accept_leak_risk: tuple[str, ...] = (),
-    tune_trials: int = 20,
+    tune_trials: int = 2,
 ) -> StaticTrainReport:
     """Choose settings, cross-validate, fit, hold out and log a static-table model (module doc):
     ``data`` has ``churn.definition: flag``; ``config`` gives ``training.seed``, ``num_threads``,
