@@ -570,7 +570,8 @@ def _build_history(
     initial: dict[str, np.ndarray],
     changes: _Events,
 ) -> pd.DataFrame:
-    """``account_history``: a row at signup with the first values and the term, one per change."""
+    """``account_history``: a row at signup with the first values, the term, segment and region
+    (which never change), then one row per change of plan, seats and ARR."""
     n = len(ids)
     code = np.concatenate([np.arange(n), changes.get("code", np.int32)])
     day = np.concatenate([acc["signup"], changes.get("day", np.int64)])
@@ -579,6 +580,10 @@ def _build_history(
     arr = np.concatenate([initial["arr"], changes.get("arr", np.float64)])
     term = np.full(len(code), np.nan)
     term[:n] = acc["term"]
+    segment = np.full(len(code), None, dtype=object)
+    segment[:n] = np.asarray(SEGMENTS, dtype=object)[acc["segment"]]
+    region = np.full(len(code), None, dtype=object)
+    region[:n] = np.asarray(REGIONS, dtype=object)[acc["region"]]
     order = np.lexsort((day, code))
     return pd.DataFrame(
         {
@@ -588,6 +593,8 @@ def _build_history(
             "seats_licensed": seats[order].astype(np.float64),
             "arr": arr[order].astype(np.float64),
             "contract_months": term[order],
+            "segment": pd.Series(segment[order], dtype="str"),
+            "region": pd.Series(region[order], dtype="str"),
         }
     )
 
