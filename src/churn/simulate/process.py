@@ -212,25 +212,8 @@ def simulate(
     n = int(n_customers)
 
     acc = _draw_accounts(n, rng, p, start_day, end_day)
-    state = _State(
-        health=acc["health"].copy(),
-        baseline=acc["baseline"].copy(),
-        churn_day=np.full(n, NEVER, dtype=np.int64),
-        # Renewals strictly after the first week start: one on the start day itself belongs to
-        # the week before the history.
-        next_renewal=_renewal_after(
-            acc["signup"], np.maximum(acc["signup"], start_day), acc["term"]
-        ),
-    )
-    rec = _Record()
     initial = {k: acc[k].copy() for k in ("plan", "seats", "arr")}
-    # Plan changes draw from their own stream, so that the other tables' draws stay in order.
-    rng_plan = np.random.default_rng([seed, 1])
-    for t in range(n_weeks):
-        _simulate_week(t, start_day + 7 * t, acc, state, rec, rng, p, end_day=end_day, end_s=end_s)
-        _draw_plan_changes(start_day + 7 * t, acc, state, rec.latent, rng_plan, p, end_day, rec)
-        if progress is not None:
-            progress(t + 1, n_weeks)
+    state, rec = _run_weeks(acc, rng, p, seed, start_day, end_day, n_weeks, progress)
 
     ids = _customer_ids(n)
     churn_day = state.churn_day
@@ -254,6 +237,39 @@ def simulate(
     )
     log.debug("simulated %s", sim.summary())
     return sim
+
+
+def _run_weeks(
+    acc: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    p: SimParams,
+    seed: int,
+    start_day: int,
+    end_day: int,
+    n_weeks: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[_State, _Record]:
+    """Simulate every week of the history (``acc`` holds the attributes in force after it)."""
+    state = _State(
+        health=acc["health"].copy(),
+        baseline=acc["baseline"].copy(),
+        churn_day=np.full(len(acc["signup"]), NEVER, dtype=np.int64),
+        # Renewals strictly after the first week start: one on the start day itself belongs to
+        # the week before the history.
+        next_renewal=_renewal_after(
+            acc["signup"], np.maximum(acc["signup"], start_day), acc["term"]
+        ),
+    )
+    rec = _Record()
+    # Plan changes draw from their own stream, so that the other tables' draws stay in order.
+    rng_plan = np.random.default_rng([seed, 1])
+    end_s = end_day * DAY_S
+    for t in range(n_weeks):
+        _simulate_week(t, start_day + 7 * t, acc, state, rec, rng, p, end_day=end_day, end_s=end_s)
+        _draw_plan_changes(start_day + 7 * t, acc, state, rec.latent, rng_plan, p, end_day, rec)
+        if progress is not None:
+            progress(t + 1, n_weeks)
+    return state, rec
 
 
 def _history(start: str, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
