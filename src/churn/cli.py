@@ -137,8 +137,9 @@ def simulate(
 ) -> None:
     """Simulate a B2B customer base with its ground truth, for demos, tests and benchmarks.
 
-    Writes customers, interactions, nps and usage tables, a dataset.yaml and ground_truth/
-    (the latent health per customer and week, and the process parameters).
+    Writes customers, interactions, nps, usage and account_history (plan changes) tables, a
+    dataset.yaml and ground_truth/ (the latent health per customer and week, and the process
+    parameters).
     """
     from rich.progress import Progress
 

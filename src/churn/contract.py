@@ -25,8 +25,20 @@ import pandas as pd
 
 Kind = Literal["id", "datetime", "number", "string"]
 
-TABLE_NAMES: tuple[str, ...] = ("customers", "interactions", "nps", "usage")
+TABLE_NAMES: tuple[str, ...] = ("customers", "interactions", "nps", "usage", "account_history")
 EVENT_TABLES: tuple[str, ...] = ("interactions", "nps", "usage")
+#: Tables a dataset usually lacks: without one nothing is warned (only logged).
+OPTIONAL_TABLES: tuple[str, ...] = ("account_history",)
+#: The account attributes an ``account_history`` table can date (each also a customers column,
+#: except seats_licensed).
+HISTORY_ATTRIBUTES: tuple[str, ...] = (
+    "plan",
+    "arr",
+    "seats_licensed",
+    "segment",
+    "region",
+    "contract_months",
+)
 #: The column that dates each event table's rows.
 EVENT_TIME_COLUMNS: dict[str, str] = {
     "interactions": "timestamp",
@@ -188,7 +200,38 @@ USAGE = TableSpec(
     extra_numeric_columns=True,
 )
 
-SPECS: dict[str, TableSpec] = {s.name: s for s in (CUSTOMERS, INTERACTIONS, NPS, USAGE)}
+ACCOUNT_HISTORY = TableSpec(
+    name="account_history",
+    description=(
+        "Optional. The account attributes as they changed over time: one row per customer and "
+        "valid_from, holding the values in force from that instant on (an empty cell: that "
+        "attribute did not change). With it, features use the value in force at each snapshot "
+        "instead of today's extract; read as the complete record, so before a customer's first "
+        "row an attribute is missing (start each customer with a row at signup)."
+    ),
+    columns=(
+        Column("customer_id", "id", True, "Customer."),
+        Column("valid_from", "datetime", True, "When the values of the row took effect."),
+        Column("plan", "string", False, "Product plan or tier from valid_from on."),
+        Column("arr", "number", False, "Annual recurring revenue from valid_from on."),
+        Column("seats_licensed", "number", False, "Licensed seats from valid_from on."),
+        Column("segment", "string", False, "Customer segment from valid_from on."),
+        Column("region", "string", False, "Sales region from valid_from on."),
+        Column("contract_months", "number", False, "Contract term in months from valid_from on."),
+        Column(
+            "recorded_at",
+            "datetime",
+            False,
+            "When the change reached the data (a change entered late, or a correction); "
+            "defaults to valid_from. A row is used only once both have passed.",
+        ),
+    ),
+    required=False,
+)
+
+SPECS: dict[str, TableSpec] = {
+    s.name: s for s in (CUSTOMERS, INTERACTIONS, NPS, USAGE, ACCOUNT_HISTORY)
+}
 
 
 @dataclass(frozen=True)
@@ -200,6 +243,8 @@ class Tables:
     customers, interactions, nps, usage
         Tables normalised as described in the module docstring. An event table the dataset does
         not have is an empty frame with the contract's columns.
+    account_history
+        The optional dated account attributes (``recorded_at`` filled); empty without one.
     extraction_date
         The instant the data was extracted: nothing at or after it is known. Weekly scoring
         defaults to the last snapshot date not after it.
@@ -225,6 +270,7 @@ class Tables:
     churn_definition: str = "date"
     inactivity_days: int | None = None
     warnings: tuple[str, ...] = field(default=())
+    account_history: pd.DataFrame = field(default_factory=lambda: empty_table("account_history"))
 
     def __post_init__(self) -> None:
         # The invariants every stage relies on, checked once here instead of re-cast downstream:
@@ -250,6 +296,12 @@ class Tables:
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
+
+    @property
+    def history_attributes(self) -> tuple[str, ...]:
+        """The attributes ``account_history`` dates (a column with at least one value)."""
+        h = self.account_history
+        return tuple(c for c in HISTORY_ATTRIBUTES if c in h and bool(h[c].notna().any()))
 
     def event_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """First and last instant of any interaction, NPS or usage record (``None`` without any)."""

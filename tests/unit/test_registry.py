@@ -133,7 +133,9 @@ def test_every_entry_is_fully_declared():
         assert f.dtype in ("float64", "category"), f.name
         assert f.description and f.reason_template and callable(f.render), f.name
         assert f.risk_direction in (-1, 0, 1, None), f.name
-        assert f.table in ("customers", "interactions", "nps", "usage", "interactions+nps")
+        assert f.table in (
+            "customers", "interactions", "nps", "usage", "interactions+nps", "account_history"
+        )  # fmt: skip
         assert f.levels is None or f.levels in spec_fields, f.name
         if f.window is not None:
             days = re.findall(r"_(\d+)d(?=_|$)", f.name)

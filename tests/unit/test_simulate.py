@@ -21,7 +21,7 @@ from churn.simulate import (
     write_dataset,
 )
 
-TABLES = ("customers", "interactions", "nps", "usage")
+TABLES = ("customers", "interactions", "nps", "usage", "account_history")
 
 
 @pytest.fixture(scope="module")
@@ -391,3 +391,66 @@ def test_cli_simulate_refuses_an_unknown_format_before_simulating(tmp_path):
     result = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "x"), "--format", "xls"])
     assert isinstance(result.exception, ChurnError)
     assert not (tmp_path / "x").exists()
+
+
+# --- plan changes (account_history) ----------------------------------------------------------
+
+RANK = {"Starter": 0, "Pro": 1, "Enterprise": 2}
+
+
+def _changes(sim: SimulatedDataset) -> pd.DataFrame:
+    """History rows after signup, each with its direction against the row before."""
+    h = sim.account_history
+    prev = h.groupby("customer_id")[["plan", "seats_licensed"]].shift(1)
+    rank, before = h["plan"].map(RANK), prev["plan"].map(RANK)
+    out = h.assign(
+        down=(rank < before) | (h["seats_licensed"] < prev["seats_licensed"]),
+        up=(rank > before) | (h["seats_licensed"] > prev["seats_licensed"]),
+    )
+    return out[prev["plan"].notna()]
+
+
+def test_history_starts_at_signup_and_ends_at_the_extracted_values(sim):
+    h, c = sim.account_history, sim.customers.set_index("customer_id")
+    first = h.groupby("customer_id").first()
+    assert len(first) == len(c)
+    assert (first["valid_from"] == c.loc[first.index, "signup_date"]).all()
+    assert set(first["segment"]) == set(c["segment"]) and first["contract_months"].notna().all()
+    # The customers table is the extract: the value in force at the end of the history.
+    last = h.groupby("customer_id").last()
+    assert (last["plan"] == c.loc[last.index, "plan"]).all()
+    assert (last["arr"] == c.loc[last.index, "arr"]).all()
+    assert not h.duplicated(["customer_id", "valid_from"]).any()
+
+
+def test_changes_happen_while_a_customer_and_before_extraction(sim):
+    ch = _changes(sim).merge(sim.customers[["customer_id", "signup_date", "churn_date"]])
+    assert len(ch) > 100
+    assert (ch["valid_from"] > ch["signup_date"]).all()
+    assert (ch["churn_date"].isna() | (ch["valid_from"] < ch["churn_date"])).all()
+    assert (ch["valid_from"] < sim.extraction_date).all()
+    assert (ch["down"] ^ ch["up"]).all()  # each change goes one way
+
+
+def test_downgrades_precede_churn_and_upgrades_follow_good_health(big):
+    ch = _changes(big).merge(big.customers[["customer_id", "churn_date"]])
+    gap = (ch["churn_date"] - ch["valid_from"]).dt.days
+    soon = (gap >= 0) & (gap < 180)
+    # A downgrade is followed by churn within 180 days several times as often as an upgrade.
+    assert soon[ch["down"]].mean() > 3 * soon[ch["up"]].mean()
+    lat = big.truth.latent.assign(customer_id=big.truth.latent["customer_id"].astype("str"))
+    week = ch["valid_from"] - pd.to_timedelta((ch["valid_from"].dt.day_of_week + 7) % 7, unit="D")
+    at = ch.assign(week_start=week).merge(lat, on=["customer_id", "week_start"], how="left")
+    # A change on a Monday belongs to the week before; most rows find their week.
+    assert at["eff_health"].notna().mean() > 0.8
+    assert at.loc[at["up"], "eff_health"].mean() > at.loc[at["down"], "eff_health"].mean() + 0.5
+
+
+def test_usage_seats_are_the_seats_in_force_at_the_week_start(sim):
+    h = sim.account_history.sort_values("valid_from")
+    u = sim.usage.drop_duplicates(["customer_id", "date"]).sort_values("date")
+    got = pd.merge_asof(
+        u, h[["customer_id", "valid_from", "seats_licensed"]], left_on="date",
+        right_on="valid_from", by="customer_id", suffixes=("", "_h"),
+    )  # fmt: skip
+    assert (got["seats_licensed"] == got["seats_licensed_h"]).mean() > 0.99

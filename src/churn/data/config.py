@@ -37,6 +37,10 @@ Dataset config (every key is optional except where said)
                                     # default: inferred from the gaps between a customer's rows
         metrics: [active_users, logins]   # the metric columns (after mapping; `columns` can
                                     # rename them too); default: every other numeric column
+      account_history:              # optional: plan, arr, seats_licensed, segment, region,
+        file: plan_changes.csv      # contract_months as they changed (one row per customer
+        columns: {valid_from: ChangedOn}  # and valid_from); features then use the value in
+                                    # force at each snapshot instead of today's extract
     usage: {period: week, metrics: [...]}  # the same two keys at the top level (the simulator's
                                     # format); an alternative to tables.usage.period/metrics
     churn:
@@ -411,7 +415,7 @@ class DatasetConfig(_Section):
     """When the data was extracted: nothing at or after it is known; default: the day after
     the latest date in the tables (warned)."""
     tables: dict[str, TableConfig] = Field(default_factory=dict)
-    """One entry per contract table (customers, interactions, nps, usage)."""
+    """One entry per contract table (customers, interactions, nps, usage, account_history)."""
     usage: UsageConfig = Field(default_factory=UsageConfig)
     churn: ChurnConfig = Field(default_factory=ChurnConfig)
     static: StaticConfig = Field(default_factory=StaticConfig)

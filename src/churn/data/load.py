@@ -156,6 +156,12 @@ def summarize(tables: Tables) -> str:
         f"  usage        {len(tables.usage):>12,} rows  {span(tables.usage['date'])}; "
         f"per {tables.usage_period}; metrics: {', '.join(tables.usage_metrics) or 'none'}",
     ]
+    h = tables.account_history
+    if len(h):
+        lines.append(
+            f"  account_history {len(h):>9,} rows  {span(h['valid_from'])}; dates "
+            f"{', '.join(tables.history_attributes) or 'nothing'}"
+        )
     if tables.warnings:
         lines.append(f"warnings ({len(tables.warnings)}):")
         lines += [f"  - {w}" for w in tables.warnings]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import logging
 import re
 import zipfile
 import zlib
@@ -23,8 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from churn.contract import OPTIONAL_TABLES
 from churn.data.config import CSV_READ_KEYS, EXCEL_READ_KEYS, DatasetConfig
 from churn.data.validation import Findings
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".parquet", ".pq", ".xlsx")
 DEFAULT_ENCODING = "utf-8-sig"
@@ -67,6 +71,8 @@ def find_file(name: str, config: DatasetConfig, findings: Findings) -> Path | No
             f"no customers file found ({looked})",
             f"Add it, or name it in {config.where}: tables.customers.file.",
         )
+    elif name in OPTIONAL_TABLES:
+        log.info("%s: no file found (%s); continuing without it", name, looked)
     else:
         findings.warn(f"{name}: no file found ({looked}); continuing without {name}.")
     return None

@@ -529,6 +529,7 @@ _KEYS = {
     "interactions": ("customer_id", "timestamp"),
     "nps": ("customer_id", "timestamp", "sent_at"),
     "usage": ("customer_id", "date"),
+    "account_history": ("customer_id", "valid_from"),
 }
 
 
@@ -595,6 +596,7 @@ def _check_missing(
         "interactions": ("customer_id", "timestamp"),
         "nps": ("customer_id",),
         "usage": ("customer_id", "date"),
+        "account_history": ("customer_id", "valid_from"),
     }[name]
     for column in needed:
         if column in present:
@@ -723,6 +725,72 @@ def _check_event_table(
     if customer_ids is None:
         return df
     return _check_customer_ids(name, df, customer_ids, findings)
+
+
+def _check_history(
+    df: pd.DataFrame,
+    customers: pd.DataFrame,
+    customer_ids: pd.Series | None,
+    findings: Findings,
+) -> pd.DataFrame:
+    """Check ``account_history``: one row per customer and valid_from, plausible values, and
+    how the history covers the customers (see ``contract.ACCOUNT_HISTORY``)."""
+    t = "account_history"
+    dup = df["customer_id"].notna() & df.duplicated(["customer_id", "valid_from"], keep=False)
+    findings.add(
+        t,
+        "valid_from",
+        "share customer_id and valid_from with another row but differ",
+        "Keep one row per customer and valid_from (merge the changes of one instant into one "
+        "row, or correct the dates).",
+        frame=df,
+        mask=dup & df["valid_from"].notna(),
+    )
+    for column, what in (("arr", "negative arr"), ("seats_licensed", "negative seats_licensed")):
+        findings.add(
+            t,
+            column,
+            f"have {what}",
+            "Fix the values or leave them empty (empty: unchanged).",
+            frame=df,
+            mask=df[column] < 0,
+            values=True,
+        )
+    findings.add(
+        t,
+        "contract_months",
+        "have contract_months of 0 or less",
+        "A contract term is at least one month: fix the values or leave them empty.",
+        frame=df,
+        mask=df["contract_months"] <= 0,
+        values=True,
+    )
+    if customer_ids is None:
+        return df
+    df = _check_customer_ids(t, df, customer_ids, findings)
+    _warn_history_coverage(df, customers, findings)
+    return df
+
+
+def _warn_history_coverage(df: pd.DataFrame, customers: pd.DataFrame, findings: Findings) -> None:
+    """History is read as the complete record: attributes are missing before a customer's
+    first row, so customers whose history starts after signup (or is absent) are warned about."""
+    if df.empty or "signup_date" not in customers:
+        return
+    first = df.groupby("customer_id")["valid_from"].min()
+    signup = customers.set_index("customer_id")["signup_date"]
+    signup = signup[~signup.index.duplicated()]
+    start = first.reindex(signup.index)
+    none = start.isna()
+    late = start.notna() & (start > signup)
+    if none.any() or late.any():
+        shown = ", ".join(map(str, signup.index[none | late][:_N_EXAMPLES]))
+        findings.warn(
+            f"account_history: {int(none.sum()):,} customers have no row and {int(late.sum()):,} "
+            f"start after signup_date (e.g. {shown}): their dated attributes are missing before "
+            "their first row (the extract is never used for past dates). Add a row at signup "
+            "for each customer to avoid this."
+        )
 
 
 def _check_nps_times(
@@ -877,6 +945,8 @@ _DATED_COLUMNS: dict[str, tuple[str, ...]] = {
     "interactions": ("timestamp", "resolved_at", "recorded_at"),
     "nps": ("timestamp", "sent_at", "recorded_at"),
     "usage": ("date", "recorded_at"),
+    # valid_from may be a change scheduled after the extraction (warned, never a feature).
+    "account_history": ("recorded_at",),
 }
 
 
@@ -907,6 +977,14 @@ def _check_after_extraction(
                 hint,
                 frame=df,
                 mask=df[column] >= extraction_date,
+            )
+    if "account_history" in frames:
+        ahead = frames["account_history"]["valid_from"] >= extraction_date
+        if ahead.any():
+            findings.warn(
+                f"account_history.valid_from: {rows(int(ahead.sum()))} valid from the extraction "
+                f"date {extraction_date.date()} or later, kept as scheduled changes (no feature "
+                "sees them)."
             )
     if "customers" in frames:
         late = frames["customers"]["churn_date"] >= extraction_date
@@ -955,6 +1033,8 @@ def _fill_defaults(name: str, df: pd.DataFrame) -> pd.DataFrame:
         # strictly before as_of (churn.features.usage_visible_from). Filling in the end would
         # make the two indistinguishable and every Monday's latest week invisible.
         return df.assign(recorded_at=df["recorded_at"].astype("datetime64[ns]"))
+    if name == "account_history":
+        return df.assign(recorded_at=df["recorded_at"].fillna(df["valid_from"]))
     return df
 
 
@@ -999,6 +1079,8 @@ def _check_tables(
             _check_customers(df, findings)
             if "customer_id" in raw.columns:
                 known_ids = df["customer_id"].dropna()
+        elif table == "account_history":
+            df = _check_history(df, out["customers"], known_ids, findings)
         else:
             df = _check_event_table(table, df, unparsed, known_ids, findings)
         out[table] = df
@@ -1174,13 +1256,14 @@ def validate_tables(
             findings.add("customers", "signup_date", "has no dates", "Fill in signup_date.")
         raise DataValidationError(findings.problems, findings.warnings, name)
 
-    for table in EVENT_TABLES:
+    for table in (*EVENT_TABLES, "account_history"):
         out[table] = _fill_defaults(table, out[table])
     return Tables(
         customers=out["customers"],
         interactions=out["interactions"],
         nps=out["nps"],
         usage=out["usage"],
+        account_history=out["account_history"],
         extraction_date=pd.Timestamp(extraction_date),
         usage_period=usage_period,
         usage_metrics=usage_metric_columns(out["usage"]),

@@ -127,13 +127,19 @@ def _window(days: int | None) -> str:
     return "" if days is None else str(days)
 
 
-def _timing(feature: Feature) -> str:
-    return "as extracted" if feature.as_extracted else "point in time"
+def _timing(feature: Feature, spec: FeatureSpec | None = None) -> str:
+    history = None if spec is None else spec.history
+    return "as extracted" if feature.is_as_extracted(history) else "point in time"
 
 
-def as_extracted_features(names: Iterable[str]) -> list[str]:
-    """The columns among ``names`` whose value is today's extract for every past ``as_of``."""
-    return [n for n in names if lookup(n).feature.as_extracted]
+def as_extracted_features(names: Iterable[str], spec: FeatureSpec | None = None) -> list[str]:
+    """The columns among ``names`` whose value is today's extract for every past ``as_of``.
+
+    With ``spec``, an attribute the data's ``account_history`` dates (``spec.history``) is
+    point in time, not as extracted; without, every attribute declared ``as_extracted`` is.
+    """
+    history = None if spec is None else spec.history
+    return [n for n in names if lookup(n).feature.is_as_extracted(history)]
 
 
 def registry_frame(spec: FeatureSpec | None = None) -> pd.DataFrame:
@@ -151,7 +157,8 @@ def registry_frame(spec: FeatureSpec | None = None) -> pd.DataFrame:
         ``name``, ``family``, ``kind``, ``window`` (days; empty when unbounded or static, the
         spec's windows for a template over them), ``table``, ``risk_direction`` (+1, -1 or
         empty), ``timing`` ("point in time", or "as extracted" for account attributes taken
-        from today's extract for every past date) and ``description``.
+        from today's extract for every past date: with a spec, those its ``account_history``
+        does not date) and ``description``.
     """
     cols = ["name", "family", "kind", "window", "table", "risk_direction", "timing", "description"]
     rows: list[dict[str, Any]] = []
@@ -161,7 +168,7 @@ def registry_frame(spec: FeatureSpec | None = None) -> pd.DataFrame:
             rows.append(
                 dict(
                     name=c.name, family=f.family, kind=c.kind, window=_window(c.window),
-                    table=f.table, risk_direction=f.risk_direction, timing=_timing(f),
+                    table=f.table, risk_direction=f.risk_direction, timing=_timing(f, spec),
                     description=c.description,
                 )
             )  # fmt: skip

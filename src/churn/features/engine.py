@@ -128,9 +128,16 @@ class FeatureSpec:
         filled in once a ticket is resolved, so without ``resolved_at`` no instant tells when a
         value became known, and the feature is left out.
     has_contract_term
-        Whether customers carry ``contract_months``, the term that dates renewals. Without it
-        days to renewal is left out: ``contract_end_date`` is never a feature (for a customer who
-        left it is the renewal they left at).
+        Whether customers (or the account history) carry ``contract_months``, the term that
+        dates renewals. Without it days to renewal is left out: ``contract_end_date`` is never
+        a feature (for a customer who left it is the renewal they left at).
+    history
+        The attributes the dataset's ``account_history`` dates (plan, arr, seats_licensed,
+        segment, region, contract_months): these take the value in force at ``as_of``, and the
+        change features (seats, ARR, downgrades) exist. Empty: today's extract is used.
+    plan_order
+        The plans from lowest to highest, by median ARR (ties by name), for downgrades and
+        upgrades; empty when the history does not date the plan or no ARR ranks them.
     """
 
     channels: tuple[str, ...] = ()
@@ -144,6 +151,8 @@ class FeatureSpec:
     has_sentiment: bool = False
     has_contract_term: bool = False
     windows: tuple[int, ...] = field(default=INTERACTION_WINDOWS)
+    history: tuple[str, ...] = ()
+    plan_order: tuple[str, ...] = ()
 
     @classmethod
     def from_tables(cls, tables: Tables) -> FeatureSpec:
@@ -159,10 +168,15 @@ class FeatureSpec:
             counts = counts.sort_index().sort_values(ascending=False, kind="stable")
             return tuple(counts.index[:MAX_LEVELS])
 
+        hist = tables.account_history
+        history = tables.history_attributes
+
         def levels(col: str) -> tuple[str, ...]:
-            if col not in cust:
+            # A plan on record only in the history (since left behind) is a level too.
+            values = [f[col].dropna().astype(str) for f in (cust, hist) if col in f]
+            if col not in cust and col not in history:
                 return ()
-            return tuple(sorted(cust[col].dropna().astype(str).unique()))
+            return tuple(sorted(set().union(*(v.unique() for v in values))))
 
         def present(col: str) -> bool:
             return col in inter and bool(inter[col].notna().any())
@@ -179,7 +193,9 @@ class FeatureSpec:
             has_resolution=resolved,
             has_csat=present("csat") and resolved,
             has_sentiment=present("sentiment") and resolved,
-            has_contract_term=_has_term(cust),
+            has_contract_term=_has_term(cust) or _has_term(hist),
+            history=history,
+            plan_order=_plan_order(tables) if "plan" in history else (),
         )
         _say_what_is_left_out(tables, spec)
         return spec
@@ -201,6 +217,19 @@ def _has_term(customers: pd.DataFrame) -> bool:
     return bool((_num(customers, "contract_months") > 0).any())
 
 
+def _plan_order(tables: Tables) -> tuple[str, ...]:
+    """Plans from lowest to highest by the median ARR of the rows that carry both (the account
+    history's, else the customers'); ties by name. Empty when no row has both."""
+    for frame in (tables.account_history, tables.customers):
+        if "plan" not in frame or "arr" not in frame:
+            continue
+        both = pd.DataFrame({"plan": frame["plan"], "arr": _num(frame, "arr")}).dropna()
+        if len(both):
+            median = both.groupby(both["plan"].astype(str))["arr"].median().sort_index()
+            return tuple(median.sort_values(kind="stable").index)
+    return ()
+
+
 def _say_what_is_left_out(tables: Tables, spec: FeatureSpec) -> None:
     """Warn, once per spec, about features the data cannot support without a leak."""
     months = _num(tables.customers, "contract_months")
@@ -211,7 +240,7 @@ def _say_what_is_left_out(tables: Tables, spec: FeatureSpec) -> None:
             "renewal they left at). Map the contract term in months to contract_months under "
             "tables.customers.columns in the dataset config to get renewal features."
         )
-    elif not (months > 0).all():
+    elif "contract_months" not in spec.history and not (months > 0).all():
         log.warning(
             "%d of %d customers have no contract_months: their acct_days_to_renewal is missing "
             "(never derived from contract_end_date)",
@@ -284,7 +313,9 @@ def build_features(
         }
     )
     events = _prepare_events(tables, spec)
-    parts: list[pd.DataFrame] = [_account_features(work, tables.customers, spec)]
+    parts: list[pd.DataFrame] = [
+        _account_features(work, tables.customers, spec, tables.account_history)
+    ]
 
     chunks = list(_chunks(work, events))
     engine = _Engine(events, spec, materialise=len(chunks) > 1)
@@ -556,7 +587,10 @@ class _progress_bar:
 
 
 def _account_features(
-    work: pd.DataFrame, customers: pd.DataFrame, spec: FeatureSpec
+    work: pd.DataFrame,
+    customers: pd.DataFrame,
+    spec: FeatureSpec,
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     _require(customers, "customers", ["customer_id", "signup_date"])
     ids = customers["customer_id"].astype("str")
@@ -582,6 +616,12 @@ def _account_features(
         index=pd.Index(ids.to_numpy(), name="customer_id"),
     )
     m = cust.reindex(work["customer_id"].to_numpy())
+    # An attribute the account history dates takes the value in force at as_of (see _in_force);
+    # the customers table's value is today's extract and is then never used for it.
+    lookup = _InForce(history, work)
+    for attr in ("plan", "segment", "region", "arr", "contract_months"):
+        if attr in spec.history:
+            m[attr] = lookup(attr)
     as_of = work["as_of"].to_numpy()
     day = np.timedelta64(1, "D")
     tenure = (as_of - m["signup_date"].to_numpy()) / day
@@ -590,7 +630,7 @@ def _account_features(
     # who left it is the renewal they left at, so any value derived from it (even rolled back
     # by whole terms) puts "renewal soon" on churners only, a label leak. Without a term the
     # renewal is unknown (NaN).
-    term_days = m["contract_months"].to_numpy() * (365.25 / 12)
+    term_days = pd.to_numeric(m["contract_months"]).to_numpy(dtype="float64") * (365.25 / 12)
     with np.errstate(invalid="ignore", divide="ignore"):
         by_term = (np.floor(tenure / term_days) + 1) * term_days - tenure
     renewal = np.where(np.isfinite(by_term) & (term_days > 0), by_term, np.nan)
@@ -601,11 +641,123 @@ def _account_features(
             "acct_plan": m["plan"].to_numpy(),
             "acct_segment": m["segment"].to_numpy(),
             "acct_region": m["region"].to_numpy(),
-            "acct_arr": m["arr"].to_numpy(),
+            "acct_arr": pd.to_numeric(m["arr"]).to_numpy(dtype="float64"),
         },
         index=work["_row"].to_numpy(),
     )
+    if spec.history:
+        changes = _change_features(lookup, spec)
+        for name, values in changes.items():
+            feats[name] = values
     return feats
+
+
+class _InForce:
+    """Values of the account history in force at each spine row's ``as_of`` (or earlier).
+
+    A history row is known once it took effect and reached the data
+    (``max(valid_from, recorded_at) < at``, strict); among the rows known at ``at`` that carry
+    the attribute, the one with the latest ``valid_from`` holds the value in force. Before a
+    customer's first such row the value is missing: the history is read as the complete
+    record, and the extract (a later value) is never used for a past date.
+
+    No ASOF join: the rows are ordered by when they became known, a running maximum of
+    ``valid_from`` marks the rows that took over (a late-recorded backdated row does not
+    override a later one), their values are carried forward, and ``pandas.merge_asof`` on
+    sorted frames (strictly before) picks the latest for each row; in SQL or Spark the same is a
+    range join ``avail < at`` with a ``row_number`` per snapshot row.
+    """
+
+    def __init__(self, history: pd.DataFrame | None, work: pd.DataFrame) -> None:
+        self.history = history if history is not None else pd.DataFrame()
+        self.work = work
+        self._rows: dict[str, pd.DataFrame] = {}
+
+    def __call__(self, attr: str, days_before: int = 0) -> np.ndarray:
+        at = (self.work["as_of"] - pd.Timedelta(days=days_before)).astype(_US)
+        left = pd.DataFrame(
+            {"customer_id": self.work["customer_id"].to_numpy(), "at": at.to_numpy()}
+        )
+        left["_pos"] = np.arange(len(left))
+        if attr not in self._rows:
+            self._rows[attr] = self._known(attr)
+        rows = self._rows[attr]
+        if rows.empty:
+            return np.full(len(left), np.nan, dtype=object if attr in _TEXT_ATTRS else "float64")
+        got = pd.merge_asof(
+            left.sort_values("at", kind="stable"),
+            rows,
+            left_on="at",
+            right_on="avail",
+            by="customer_id",
+            allow_exact_matches=False,
+            direction="backward",
+        ).sort_values("_pos")
+        out = got["value"].to_numpy()
+        return out if attr in _TEXT_ATTRS else out.astype("float64")
+
+    def _known(self, attr: str) -> pd.DataFrame:
+        """The rows carrying ``attr``, keyed by when each became known (``avail``), each with
+        the value in force from then on, sorted by ``avail``."""
+        h = self.history
+        if attr not in h or h.empty:
+            return pd.DataFrame(columns=["customer_id", "avail", "value"])
+        valid = _ts(h, "valid_from")
+        rec = _ts(h, "recorded_at").fillna(valid)
+        value = h[attr].astype("str") if attr in _TEXT_ATTRS else _num(h, attr)
+        rows = pd.DataFrame(
+            {
+                "customer_id": h["customer_id"].astype("str"),
+                "avail": np.maximum(valid, rec),
+                "valid": valid,
+                "value": value.where(h[attr].notna()),
+            }
+        )
+        rows = rows.dropna(subset=["avail", "value"])
+        rows = rows.sort_values(["customer_id", "avail", "valid"], kind="stable")
+        # The row with the latest valid_from so far (per customer, in the order rows became
+        # known) holds the value; the first row of a customer always leads, so ffill stays inside
+        # each customer.
+        lead = rows["valid"] >= rows.groupby("customer_id")["valid"].cummax()
+        rows["value"] = rows["value"].where(lead).ffill()
+        return rows[["customer_id", "avail", "value"]].sort_values("avail", kind="stable")
+
+
+_TEXT_ATTRS = ("plan", "segment", "region")
+
+
+def _change_features(lookup: _InForce, spec: FeatureSpec) -> dict[str, np.ndarray]:
+    """Seats and ARR change over 90 days, downgrades and upgrades, from values in force."""
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for attr, name in (
+            ("seats_licensed", "acct_seats_change_90d"),
+            ("arr", "acct_arr_change_90d"),
+        ):
+            if attr in spec.history:
+                now, then = lookup(attr), lookup(attr, 90)
+                out[name] = np.where(then > 0, now / then - 1.0, np.nan)
+    rank = {p: i for i, p in enumerate(spec.plan_order)}
+
+    def plan_rank(days: int) -> np.ndarray:
+        if not rank:
+            return np.full(len(lookup.work), np.nan)
+        return pd.Series(lookup("plan", days)).map(rank).to_numpy(dtype="float64")
+
+    def seats(days: int) -> np.ndarray:
+        if "seats_licensed" not in spec.history:
+            return np.full(len(lookup.work), np.nan)
+        return lookup("seats_licensed", days)
+
+    plan_now, seats_now = plan_rank(0), seats(0)
+    for days in (90, 180):
+        plan_then, seats_then = plan_rank(days), seats(days)
+        down = (plan_now < plan_then) | (seats_now < seats_then)
+        out[f"acct_downgraded_{days}d"] = down.astype("float64")
+        if days == 180:
+            up = (plan_now > plan_then) | (seats_now > seats_then)
+            out["acct_upgraded_180d"] = up.astype("float64")
+    return out
 
 
 # --------------------------------------------------------------------------------------------

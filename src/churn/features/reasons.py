@@ -86,6 +86,38 @@ def arr(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
     return f"Annual recurring revenue of {v:,.0f}" if v is not None else "ARR not on record"
 
 
+def change(label: str) -> Render:
+    """A relative change over the window in the name (``acct_seats_change_90d``: -0.25)."""
+
+    def render(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+        v = _num(row, name)
+        window = name.rsplit("_", 1)[-1].rstrip("d")
+        if v is None:
+            return f"No {label} on record {window} days ago to compare with"
+        pct = round(v * 100)
+        if pct < 0:
+            return f"{label.capitalize()} cut by {-pct}% in the last {window} days"
+        if pct > 0:
+            return f"{label.capitalize()} up {pct}% in the last {window} days"
+        return f"{label.capitalize()} unchanged over the last {window} days"
+
+    return render
+
+
+def plan_change(up: bool) -> Render:
+    """A flag: the plan or the seats in force are lower (higher) than ``window`` days before."""
+
+    def render(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+        v = _num(row, name) or 0.0
+        window = name.rsplit("_", 1)[-1].rstrip("d")
+        what = "Upgraded (plan or seats)" if up else "Downgraded (plan or seats)"
+        if v > 0:
+            return f"{what} in the last {window} days"
+        return f"No {'upgrade' if up else 'downgrade'} in the last {window} days"
+
+    return render
+
+
 def count_in(what: str) -> Render:
     def render(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
         v = _num(row, name) or 0.0

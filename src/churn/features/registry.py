@@ -109,9 +109,13 @@ class Feature:
         Placeholder values that make a generated column context rather than behaviour (the
         level of a seat metric is seats licensed, an account attribute).
     as_extracted
-        The value comes from the customers table as extracted today, for every past ``as_of``
-        too (plan, segment, region, ARR, contract term): the contract has no history of these
-        attributes yet, so a customer who downgraded before leaving shows today's value.
+        Without an ``account_history`` that dates it, the value comes from the customers table
+        as extracted today, for every past ``as_of`` too (plan, segment, region, ARR, contract
+        term): a customer who downgraded before leaving shows today's value.
+    history
+        The ``account_history`` column that dates this attribute: when the data's history has
+        it (``FeatureSpec.history``), the value is the one in force at ``as_of`` and the column
+        is point in time (``is_as_extracted``).
     """
 
     name: str
@@ -130,6 +134,14 @@ class Feature:
     levels: str | None = None
     context_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
     as_extracted: bool = False
+    history: str | None = None
+
+    def is_as_extracted(self, history: Sequence[str] | None = None) -> bool:
+        """Whether the value is today's extract for every past date, given the attributes the
+        data's ``account_history`` dates (``None``: unknown, as declared)."""
+        if not self.as_extracted:
+            return False
+        return history is None or self.history not in history
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -208,10 +220,11 @@ def _f(
     levels: str | None = None,
     context_when: tuple[tuple[str, tuple[str, ...]], ...] = (),
     as_extracted: bool = False,
+    history: str | None = None,
 ) -> Feature:
     return Feature(
         name, table, window, dtype, fill, family, description, reason_template, render,
-        kind, risk, loop, requires, levels, context_when, as_extracted,
+        kind, risk, loop, requires, levels, context_when, as_extracted, history,
     )  # fmt: skip
 
 
@@ -220,24 +233,50 @@ _W = ("window",)
 
 #: Every feature, in ``build_features``' column order.
 REGISTRY: tuple[Feature, ...] = (
-    # ---- account (customers) ---------------------------------------------------------------
+    # ---- account (customers; account_history where it dates them) ----------------------------
     _f("acct_tenure_days", "customers", None, _COMMERCIAL, "Days since the customer signed up.",
        "Customer for {years} years", r.tenure, kind=CONTEXT, risk=-1),
     _f("acct_days_to_renewal", "customers", None, _COMMERCIAL,
        "Days until the next renewal, on the signup anniversaries of the contract term "
-       "(contract_months); missing without a term (contract_end_date is never used).",
+       "(contract_months, the term in force at the snapshot with an account history); missing "
+       "without a term (contract_end_date is never used).",
        "Renewal in {days} days", r.renewal, risk=-1, requires="has_contract_term",
-       as_extracted=True),
+       as_extracted=True, history="contract_months"),
     _f("acct_plan", "customers", None, _COMMERCIAL, "Product plan or tier.", "Plan: {plan}",
-       r.attribute("Plan"), dtype="category", kind=CONTEXT, levels="plans", as_extracted=True),
+       r.attribute("Plan"), dtype="category", kind=CONTEXT, levels="plans", as_extracted=True,
+       history="plan"),
     _f("acct_segment", "customers", None, _COMMERCIAL, "Customer segment.", "Segment: {segment}",
        r.attribute("Segment"), dtype="category", kind=CONTEXT, levels="segments",
-       as_extracted=True),
+       as_extracted=True, history="segment"),
     _f("acct_region", "customers", None, _COMMERCIAL, "Sales region.", "Region: {region}",
        r.attribute("Region"), dtype="category", kind=CONTEXT, levels="regions",
-       as_extracted=True),
+       as_extracted=True, history="region"),
     _f("acct_arr", "customers", None, _COMMERCIAL, "Annual recurring revenue.",
-       "Annual recurring revenue of {arr}", r.arr, kind=CONTEXT, as_extracted=True),
+       "Annual recurring revenue of {arr}", r.arr, kind=CONTEXT, as_extracted=True,
+       history="arr"),
+    # ---- account changes (account_history) -------------------------------------------------
+    _f("acct_seats_change_90d", "account_history", 90, _COMMERCIAL,
+       "Licensed seats in force at the snapshot over those 90 days before, minus 1 (-0.25: a "
+       "quarter of the seats cut); missing without a record 90 days before.",
+       "Seats cut by {pct}% in the last 90 days", r.change("seats"), risk=-1,
+       requires="history_seats"),
+    _f("acct_arr_change_90d", "account_history", 90, _COMMERCIAL,
+       "ARR in force at the snapshot over the ARR 90 days before, minus 1.",
+       "ARR cut by {pct}% in the last 90 days", r.change("ARR"), risk=-1,
+       requires="history_arr"),
+    _f("acct_downgraded_90d", "account_history", 90, _COMMERCIAL,
+       "1 when the plan in force is lower than 90 days before (plans ranked by median ARR) or "
+       "fewer seats are licensed, else 0.",
+       "Downgraded (plan or seats) in the last 90 days", r.plan_change(up=False), fill=0.0,
+       risk=+1, requires="history_changes"),
+    _f("acct_downgraded_180d", "account_history", 180, _COMMERCIAL,
+       "1 when the plan in force is lower than 180 days before or fewer seats are licensed.",
+       "Downgraded (plan or seats) in the last 180 days", r.plan_change(up=False), fill=0.0,
+       risk=+1, requires="history_changes"),
+    _f("acct_upgraded_180d", "account_history", 180, _COMMERCIAL,
+       "1 when the plan in force is higher than 180 days before or more seats are licensed.",
+       "Upgraded (plan or seats) in the last 180 days", r.plan_change(up=True), fill=0.0,
+       risk=-1, requires="history_changes"),
     # ---- interactions, one block per window ------------------------------------------------
     _f("int_tickets_{window}d", "interactions", None, _SERVICE,
        "Interactions opened in the last {window} days.",
@@ -334,6 +373,10 @@ _CONDITIONS = {
     "has_sentiment": lambda spec: spec.has_sentiment,
     "has_contract_term": lambda spec: spec.has_contract_term,
     "seat pair": lambda spec: seat_pair(spec.usage_metrics) is not None,
+    "history_seats": lambda spec: "seats_licensed" in spec.history,
+    "history_arr": lambda spec: "arr" in spec.history,
+    # A downgrade is a plan ranked lower (needs the plans' order) or fewer seats.
+    "history_changes": lambda spec: "seats_licensed" in spec.history or bool(spec.plan_order),
 }
 
 

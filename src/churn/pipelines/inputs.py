@@ -34,12 +34,14 @@ def load_training_frame(
     # with the model so that weekly scoring builds exactly these columns from next week's data.
     spec = FeatureSpec.from_tables(tables)
     frame = build_training_frame(tables, settings.snapshots, progress=progress, spec=spec)
-    extracted = as_extracted_features(feature_names(spec))
+    extracted = as_extracted_features(feature_names(spec), spec)
     if extracted:
         log.warning(
             "%s are taken from the customers table as extracted today, for every past snapshot "
-            "too (the data has no history of these attributes): a customer who downgraded before "
-            "leaving shows today's plan and ARR. `churn catalogue` marks them 'as extracted'.",
+            "too (no account_history table dates these attributes): a customer who downgraded "
+            "before leaving shows today's plan and ARR. `churn catalogue` marks them 'as "
+            "extracted'; an account_history table (docs/bring-your-own-data.md) makes them "
+            "point in time.",
             ", ".join(extracted),
         )
     return tables, frame, spec

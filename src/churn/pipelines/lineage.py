@@ -57,8 +57,14 @@ def static_fingerprint(data: Any) -> str:
     return frames_fingerprint([(None, data.features.columns, frame)])
 
 
-def training_lineage(data: Path, tables: Tables, frame: pd.DataFrame, result: Any) -> dict:
-    """Where a training run's rows came from: dataset, hash, dates, windows and row counts."""
+def training_lineage(
+    data: Path, tables: Tables, frame: pd.DataFrame, result: Any, spec: Any = None
+) -> dict:
+    """Where a training run's rows came from: dataset, hash, dates, windows and row counts.
+
+    ``spec`` (the ``FeatureSpec``) says which attributes an account history dates; they are
+    not listed as as-extracted.
+    """
     return {
         "data_path": str(Path(data).resolve()),
         "data_name": tables.name,
@@ -71,8 +77,8 @@ def training_lineage(data: Path, tables: Tables, frame: pd.DataFrame, result: An
         **{f"rows_{k}": v for k, v in result.row_counts.items()},
         **{f"rows_table_{t}": len(tables.table(t)) for t in TABLE_NAMES},
         "n_features": len(result.features),
-        # Today's values for every past date (no attribute history): say which, in the run.
-        "as_extracted_features": ",".join(as_extracted_features(result.features)) or "none",
+        # Today's values for every past date (no account history dates them): say which.
+        "as_extracted_features": ",".join(as_extracted_features(result.features, spec)) or "none",
     }
 
 

@@ -124,7 +124,7 @@ def run_train(
         metrics["best_iteration"] = float(result.best_iteration)
         with timed(timings, "plots"):
             figures = m.comparison_figures(cmp, result, backtest, tr)
-        lineage = training_lineage(data, tables, frame, result)
+        lineage = training_lineage(data, tables, frame, result, spec)
         parts = (config, settings, tables, frame, result, cmp, metrics, backtest, figures, lineage)
         run = TrainingRun(*parts, gate=gate, force=force, spec=spec, probe=probe)
         with timed(timings, "log to MLflow"):

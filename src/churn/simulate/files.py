@@ -39,7 +39,7 @@ def write_dataset(sim: SimulatedDataset, out_dir: str | Path, fmt: str = "csv") 
     out_dir
         Folder to create or replace.
     fmt
-        ``"csv"`` or ``"parquet"`` for the four tables (the ground truth is always Parquet).
+        ``"csv"`` or ``"parquet"`` for the tables (the ground truth is always Parquet).
 
     Returns
     -------
@@ -61,8 +61,10 @@ def write_dataset(sim: SimulatedDataset, out_dir: str | Path, fmt: str = "csv") 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the dataset is meant to be shared
     try:
-        for table in ("customers", "interactions", "nps", "usage"):
-            frame: pd.DataFrame = getattr(sim, table)
+        for table in ("customers", "interactions", "nps", "usage", "account_history"):
+            frame: pd.DataFrame | None = getattr(sim, table)
+            if frame is None:
+                continue
             path = tmp / f"{table}.{fmt}"
             if fmt == "csv":
                 frame.to_csv(path, index=False)

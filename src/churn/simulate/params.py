@@ -166,6 +166,17 @@ class SimParams:
     events_per_user: float = 10.0
     events_health_slope: float = 0.3
     events_noise_sd: float = 0.2
+    # --- plan changes (account_history): weekly odds, logistic in effective health. Falling
+    # health brings downgrades and seat cuts (which thus precede churn), good health upgrades.
+    # They are signals of health, never causes: the churn hazard does not read them.
+    downgrade_a: float = -6.0
+    downgrade_b: float = 1.3
+    upgrade_a: float = -6.6
+    upgrade_b: float = 0.9
+    #: Share of changes that move the plan one tier (where one is left), the rest move seats.
+    plan_change_share: float = 0.35
+    seat_change_min: float = 0.1
+    seat_change_max: float = 0.4
     # --- mess
     late_min_days: float = 1.0
     late_max_days: float = 21.0
@@ -215,11 +226,13 @@ class Truth:
 
 @dataclass(frozen=True)
 class SimulatedDataset:
-    """A simulated dataset: the four contract tables plus the ground truth.
+    """A simulated dataset: the contract tables plus the ground truth.
 
-    ``customers``, ``interactions``, ``nps`` and ``usage`` use the contract's column names (usage
-    metrics: ``active_users``, ``seats_licensed``, ``logins``, ``feature_events``). They contain
-    the requested mess; ``extraction_date`` is the instant after the last simulated day.
+    ``customers``, ``interactions``, ``nps``, ``usage`` and ``account_history`` use the
+    contract's column names (usage metrics: ``active_users``, ``seats_licensed``, ``logins``,
+    ``feature_events``). They contain the requested mess; ``extraction_date`` is the instant
+    after the last simulated day. ``customers`` holds plan and ARR as extracted (the latest);
+    ``account_history`` dates every value from signup on (a row at signup, one per change).
     """
 
     name: str
@@ -229,12 +242,16 @@ class SimulatedDataset:
     usage: pd.DataFrame
     extraction_date: pd.Timestamp
     truth: Truth
+    account_history: pd.DataFrame | None = None
 
     def summary(self) -> str:
         """One line: customers, churned, events."""
         churned = int(self.customers["churn_date"].notna().sum())
+        changes = 0 if self.account_history is None else len(self.account_history)
+        changes -= len(self.customers) if changes else 0
         return (
             f"{len(self.customers):,} customers ({churned:,} churned), "
             f"{len(self.interactions):,} interactions, {len(self.nps):,} NPS surveys, "
-            f"{len(self.usage):,} usage rows; extraction {self.extraction_date:%Y-%m-%d}"
+            f"{len(self.usage):,} usage rows, {changes:,} plan changes; "
+            f"extraction {self.extraction_date:%Y-%m-%d}"
         )

@@ -95,10 +95,9 @@ def _draw_accounts(
             * np.exp(np.asarray(p.seats_sigma)[segment] * rng.standard_normal(n))
         ),
     ).astype(np.int64)
-    arr = np.round(
-        seats * np.asarray(p.price_per_seat)[plan] * np.exp(p.arr_sigma * rng.standard_normal(n)),
-        -2,
-    )
+    # The account's price factor stays with it: ARR follows seats and plan when they change.
+    arr_factor = np.exp(p.arr_sigma * rng.standard_normal(n))
+    arr = _arr(seats, plan, arr_factor, p)
     term = np.where(rng.random(n) < np.asarray(p.annual_probs)[segment], 12, 1)
     baseline = (
         p.health_mean + np.asarray(p.segment_health)[segment] + p.health_sd * rng.standard_normal(n)
@@ -126,6 +125,7 @@ def _draw_accounts(
         "owner": owner,
         "seats": seats,
         "arr": arr,
+        "arr_factor": arr_factor,
         "term": term,
         "baseline": baseline,
         "health": health,
@@ -135,6 +135,10 @@ def _draw_accounts(
         "nps_phase": nps_phase,
         "name_parts": name_parts,
     }
+
+
+def _arr(seats: np.ndarray, plan: np.ndarray, factor: np.ndarray, p: SimParams) -> np.ndarray:
+    return np.round(seats * np.asarray(p.price_per_seat)[plan] * factor, -2)
 
 
 def _owner_names() -> np.ndarray:
@@ -208,21 +212,8 @@ def simulate(
     n = int(n_customers)
 
     acc = _draw_accounts(n, rng, p, start_day, end_day)
-    state = _State(
-        health=acc["health"].copy(),
-        baseline=acc["baseline"].copy(),
-        churn_day=np.full(n, NEVER, dtype=np.int64),
-        # Renewals strictly after the first week start: one on the start day itself belongs to
-        # the week before the history.
-        next_renewal=_renewal_after(
-            acc["signup"], np.maximum(acc["signup"], start_day), acc["term"]
-        ),
-    )
-    rec = _Record()
-    for t in range(n_weeks):
-        _simulate_week(t, start_day + 7 * t, acc, state, rec, rng, p, end_day=end_day, end_s=end_s)
-        if progress is not None:
-            progress(t + 1, n_weeks)
+    initial = {k: acc[k].copy() for k in ("plan", "seats", "arr")}
+    state, rec = _run_weeks(acc, rng, p, seed, start_day, end_day, n_weeks, progress)
 
     ids = _customer_ids(n)
     churn_day = state.churn_day
@@ -232,7 +223,8 @@ def simulate(
     customers = _build_customers(ids, acc, churn_day, end_day, rng, mess_rate)
     interactions = _build_interactions(ids, rec.tickets, end_s, rng, mess_rate, p)
     nps = _build_nps(ids, rec.surveys, rng, mess_rate)
-    usage_frame = _build_usage(ids, rec.usage, acc["seats"], start_day, rng, mess_rate)
+    usage_frame = _build_usage(ids, rec.usage, start_day, rng, mess_rate)
+    history = _build_history(ids, acc, initial, rec.changes)
     sim = SimulatedDataset(
         name=f"simulated-{n}-seed{seed}",
         customers=customers,
@@ -241,9 +233,43 @@ def simulate(
         usage=usage_frame,
         extraction_date=extraction,
         truth=truth,
+        account_history=history,
     )
     log.debug("simulated %s", sim.summary())
     return sim
+
+
+def _run_weeks(
+    acc: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    p: SimParams,
+    seed: int,
+    start_day: int,
+    end_day: int,
+    n_weeks: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[_State, _Record]:
+    """Simulate every week of the history (``acc`` holds the attributes in force after it)."""
+    state = _State(
+        health=acc["health"].copy(),
+        baseline=acc["baseline"].copy(),
+        churn_day=np.full(len(acc["signup"]), NEVER, dtype=np.int64),
+        # Renewals strictly after the first week start: one on the start day itself belongs to
+        # the week before the history.
+        next_renewal=_renewal_after(
+            acc["signup"], np.maximum(acc["signup"], start_day), acc["term"]
+        ),
+    )
+    rec = _Record()
+    # Plan changes draw from their own stream, so that the other tables' draws stay in order.
+    rng_plan = np.random.default_rng([seed, 1])
+    end_s = end_day * DAY_S
+    for t in range(n_weeks):
+        _simulate_week(t, start_day + 7 * t, acc, state, rec, rng, p, end_day=end_day, end_s=end_s)
+        _draw_plan_changes(start_day + 7 * t, acc, state, rec.latent, rng_plan, p, end_day, rec)
+        if progress is not None:
+            progress(t + 1, n_weeks)
+    return state, rec
 
 
 def _history(start: str, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -273,6 +299,7 @@ class _Record:
     tickets: _Events = dataclasses.field(default_factory=_Events)
     surveys: _Events = dataclasses.field(default_factory=_Events)
     usage: _Events = dataclasses.field(default_factory=_Events)
+    changes: _Events = dataclasses.field(default_factory=_Events)
 
 
 #: Channel probabilities per ticket category (rows: how-to, billing, incident, complaint).
@@ -500,9 +527,91 @@ def _draw_usage(
     usage.add(
         code=ix.astype(np.int32),
         week=np.full(m, t, dtype=np.int16),
+        seats=acc["seats"][ix].astype(np.int32),
         active=active.astype(np.int32),
         logins=logins.astype(np.int32),
         events=events.astype(np.int32),
+    )
+
+
+def _draw_plan_changes(
+    ws: int,
+    acc: dict[str, np.ndarray],
+    state: _State,
+    latent: _Events,
+    rng: np.random.Generator,
+    p: SimParams,
+    end_day: int,
+    rec: _Record,
+) -> None:
+    """The week's downgrades (plan down a tier, or seats cut) and upgrades, driven by the week's
+    effective health (as recorded in ``latent``); ``acc`` holds the values in force after them.
+
+    A change takes effect on a day of the week (after signup, before churn and the extraction);
+    ARR follows seats and plan. Every customer draws the same numbers each week, so the stream
+    does not depend on who changed.
+    """
+    ix = latent.chunks["code"][-1].astype(np.int64)
+    eff = latent.chunks["eff"][-1].astype(np.float64)
+    m = len(ix)
+    u = rng.random((5, m))
+    down = u[0] < _sigmoid(p.downgrade_a - p.downgrade_b * eff)
+    up = ~down & (u[1] < _sigmoid(p.upgrade_a + p.upgrade_b * eff))
+    day = ws + 1 + np.floor(7 * u[2]).astype(np.int64)
+    ok = (day > acc["signup"][ix]) & (day < state.churn_day[ix]) & (day < end_day)
+    plan, seats = acc["plan"][ix], acc["seats"][ix]
+    top = len(PLANS) - 1
+    by_plan = (u[3] < p.plan_change_share) & np.where(down, plan > 0, plan < top)
+    step = p.seat_change_min + (p.seat_change_max - p.seat_change_min) * u[4]
+    new_plan = np.where(by_plan, plan + np.where(down, -1, 1), plan)
+    cut = np.maximum(1, np.floor(seats * (1.0 - step))).astype(np.int64)
+    grow = seats + np.maximum(1, np.round(seats * step)).astype(np.int64)
+    new_seats = np.where(by_plan, seats, np.where(down, cut, grow))
+    moved = ok & (down | up) & ((new_plan != plan) | (new_seats != seats))
+    c = ix[moved]
+    acc["plan"][c], acc["seats"][c] = new_plan[moved], new_seats[moved]
+    acc["arr"][c] = _arr(acc["seats"][c], acc["plan"][c], acc["arr_factor"][c], p)
+    rec.changes.add(
+        code=c.astype(np.int32),
+        day=day[moved],
+        plan=acc["plan"][c].astype(np.int8),
+        seats=acc["seats"][c].astype(np.int64),
+        arr=acc["arr"][c].astype(np.float64),
+    )
+
+
+def _build_history(
+    ids: np.ndarray,
+    acc: dict[str, np.ndarray],
+    initial: dict[str, np.ndarray],
+    changes: _Events,
+) -> pd.DataFrame:
+    """``account_history``: a row at signup with the first values, the term, segment and region
+    (which never change), then one row per change of plan, seats and ARR."""
+    n = len(ids)
+    code = np.concatenate([np.arange(n), changes.get("code", np.int32)])
+    day = np.concatenate([acc["signup"], changes.get("day", np.int64)])
+    plan = np.concatenate([initial["plan"], changes.get("plan", np.int8)]).astype(np.int64)
+    seats = np.concatenate([initial["seats"], changes.get("seats", np.int64)])
+    arr = np.concatenate([initial["arr"], changes.get("arr", np.float64)])
+    term = np.full(len(code), np.nan)
+    term[:n] = acc["term"]
+    segment = np.full(len(code), None, dtype=object)
+    segment[:n] = np.asarray(SEGMENTS, dtype=object)[acc["segment"]]
+    region = np.full(len(code), None, dtype=object)
+    region[:n] = np.asarray(REGIONS, dtype=object)[acc["region"]]
+    order = np.lexsort((day, code))
+    return pd.DataFrame(
+        {
+            "customer_id": _str_column(ids, code[order]),
+            "valid_from": _to_datetime(day[order] * DAY_NS),
+            "plan": _str_column(np.asarray(PLANS), plan[order]),
+            "seats_licensed": seats[order].astype(np.float64),
+            "arr": arr[order].astype(np.float64),
+            "contract_months": term[order],
+            "segment": pd.Series(segment[order], dtype="str"),
+            "region": pd.Series(region[order], dtype="str"),
+        }
     )
 
 
@@ -672,7 +781,6 @@ def _build_nps(
 def _build_usage(
     ids: np.ndarray,
     ev: _Events,
-    seats: np.ndarray,
     start_day: int,
     rng: np.random.Generator,
     mess_rate: float,
@@ -691,7 +799,7 @@ def _build_usage(
             "customer_id": _str_column(ids, code),
             "date": _to_datetime((start_day + 7 * week[rows].astype(np.int64)) * DAY_NS),
             "active_users": ev.get("active", np.int32)[rows].astype(np.float64),
-            "seats_licensed": seats[code].astype(np.float64),
+            "seats_licensed": ev.get("seats", np.int32)[rows].astype(np.float64),
             "logins": ev.get("logins", np.int32)[rows].astype(np.float64),
             "feature_events": events,
         }
