@@ -60,6 +60,7 @@ import pandas as pd
 
 from churn.contract import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, USAGE_PERIODS, Tables
 from churn.errors import ChurnError
+from churn.features.activity import activity_spec, lifetime_activity
 from churn.features.registry import (
     ACTIVE_METRICS,
     INTERACTION_WINDOWS,
@@ -127,6 +128,10 @@ class FeatureSpec:
         Whether customers carry ``contract_months``, the term that dates renewals. Without it
         days to renewal is left out: ``contract_end_date`` is never a feature (for a customer who
         left it is the renewal they left at).
+    activity_history, activity_windows
+        Lifetime-activity features (``act_*``, ``churn.features.activity``): on for churn by
+        inactivity with usage activity (a purchase log); their count windows are those of
+        ``ACTIVITY_WINDOWS`` shorter than the usage history.
     """
 
     channels: tuple[str, ...] = ()
@@ -140,6 +145,8 @@ class FeatureSpec:
     has_sentiment: bool = False
     has_contract_term: bool = False
     windows: tuple[int, ...] = field(default=INTERACTION_WINDOWS)
+    activity_history: bool = False
+    activity_windows: tuple[int, ...] = ()
 
     @classmethod
     def from_tables(cls, tables: Tables) -> FeatureSpec:
@@ -176,6 +183,7 @@ class FeatureSpec:
             has_csat=present("csat") and resolved,
             has_sentiment=present("sentiment") and resolved,
             has_contract_term=_has_term(cust),
+            **activity_spec(tables),
         )
         _say_what_is_left_out(tables, spec)
         return spec
@@ -290,6 +298,8 @@ def build_features(
         ("utilisation", engine.usage),
         ("experience balance", engine.balance),
     ]
+    if spec.activity_history:
+        families.append(("lifetime activity", lambda chunk: lifetime_activity(engine, chunk)))
     with _progress_bar(progress, len(chunks) * len(families)) as advance:
         for chunk in chunks:
             chunk_parts = []
