@@ -196,6 +196,8 @@ def train(
 
     A static customer table (``churn.definition: flag``, no time axis) is cross-validated
     instead, logged to MLflow and registered as churn-static-<dataset>, never as champion.
+    A dataset config with an ``evaluation`` section (as_of, horizon_days) runs the fixed-as_of
+    protocol: train before as_of, test at it, beside recency alone and BG/NBD.
     A run the leak probe finds too good to be true (a feature alone at ROC AUC >= 0.95, the model
     at >= 0.98 or above 1.02x the oracle; training.leak_*) is logged, not registered: exit code 3.
     """
@@ -203,6 +205,7 @@ def train(
 
     from churn.pipelines.summary import static_summary_lines, summary_renderables
     from churn.pipelines.train import run_train
+    from churn.pipelines.train_fixed import evaluation_protocol, run_train_fixed
     from churn.pipelines.train_static import STATIC_EXPERIMENT, is_static_dataset, run_train_static
     from churn.settings import load_settings
 
@@ -219,16 +222,26 @@ def train(
         for line in [*static_summary_lines(static), f"leak probe: {static.leak_probe}"]:
             typer.echo(line)
         return
-    report = run_train(
-        data,
-        config,
-        oracle=oracle,
-        force=force,
-        experiment=experiment or "churn",
-        run_backtest=backtest,
-        progress=True,
-        accept_leak_risk=tuple(accept_leak_risk or ()),
-    )
+    if evaluation_protocol(data) is not None:
+        report = run_train_fixed(
+            data,
+            config,
+            force=force,
+            experiment=experiment or "churn",
+            progress=True,
+            accept_leak_risk=tuple(accept_leak_risk or ()),
+        )
+    else:
+        report = run_train(
+            data,
+            config,
+            oracle=oracle,
+            force=force,
+            experiment=experiment or "churn",
+            run_backtest=backtest,
+            progress=True,
+            accept_leak_risk=tuple(accept_leak_risk or ()),
+        )
     console = Console()
     k = load_settings(config).training.capacity_k
     for item in summary_renderables(report, capacity_k=k):

@@ -52,6 +52,12 @@ Dataset config (every key is optional except where said)
       drop_duplicates: true         # exact duplicate rows dropped before any split (warned)
     customers_from: usage           # a transaction log without a customers table: derive it
                                     # (signup_date = first event)
+    evaluation:                     # churn train's fixed-as_of protocol (instead of the rolling
+      as_of: 1997-10-01             # out-of-time split): learn from what was known before as_of,
+      horizon_days: 273             # test "churned in [as_of, as_of + horizon_days)";
+      train_horizon_days: 91        # training labels' horizon (default horizon_days): training
+                                    # snapshots end train_horizon_days before as_of
+      first_snapshot: 1997-04-02    # default: snapshots.warmup_days after the history begins
     # per table, also: values: {channel: web} (a contract column as one constant) and, for
     # usage, aggregate: sum | mean | max (rows sharing customer and period are combined)
 
@@ -281,15 +287,46 @@ class StaticConfig(_Section):
     sides of a fold boundary is a test row the model has already seen."""
 
 
-def _timestamp(value: Any) -> pd.Timestamp | None:
+class EvaluationConfig(_Section):
+    """The fixed-as_of protocol of ``churn train`` (``evaluation`` in the config).
+
+    Everything is learned from what was known before ``as_of``: training snapshots end
+    ``train_horizon_days`` before it, so their labels are known then; the test ranks the
+    customers active at ``as_of`` for churn in ``[as_of, as_of + horizon_days)``.
+    """
+
+    as_of: Annotated[
+        pd.Timestamp,
+        BeforeValidator(lambda v: _timestamp(v, "evaluation.as_of")),
+        WithJsonSchema({"type": "string", "format": "date"}),
+    ]
+    """The test date: nothing at or after it is used to train or to choose anything."""
+    horizon_days: Annotated[int, Strict(), Field(gt=0)]
+    """The test label's window, in days from as_of (CDNOW: 273 = weeks 40-78)."""
+    train_horizon_days: Annotated[int, Strict(), Field(gt=0)] | None = None
+    """The training labels' window; default horizon_days. Shorter when the history before
+    as_of is shorter than a horizon (CDNOW: 91 days of weeks 1-39)."""
+
+    first_snapshot: Annotated[
+        pd.Timestamp | None,
+        BeforeValidator(lambda v: _timestamp(v, "evaluation.first_snapshot")),
+        WithJsonSchema({"type": ["string", "null"], "format": "date"}),
+    ] = None
+    """The first training snapshot; default: snapshots.warmup_days after the history begins."""
+
+    def train_horizon(self) -> int:
+        return self.train_horizon_days or self.horizon_days
+
+
+def _timestamp(value: Any, key: str = "extraction_date") -> pd.Timestamp | None:
     if value is None:
         return None
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise ValueError(f"extraction_date {value!r} is not a date (write 2026-01-01)") from None
+        raise ValueError(f"{key} {value!r} is not a date (write 2026-01-01)") from None
     if ts is pd.NaT:
-        raise ValueError(f"extraction_date {value!r} is not a date (write 2026-01-01)")
+        raise ValueError(f"{key} {value!r} is not a date (write 2026-01-01)")
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 
@@ -320,6 +357,8 @@ class DatasetConfig(_Section):
     customers_from: EventTable | None = None
     """Transaction logs have no customers table: derive it from this event table (one customer
     per id, signup_date = the first event's date)."""
+    evaluation: EvaluationConfig | None = None
+    """churn train's fixed-as_of protocol; default: the rolling out-of-time split."""
     source: SkipJsonSchema[Path | None] = None
     """The YAML file it came from (None: a folder without one); not a config key."""
 
@@ -380,6 +419,17 @@ class DatasetConfig(_Section):
                 lines.append(f"usage.{key} and tables.usage.{key} disagree; keep one of them")
         if "static" in self.model_fields_set and self.churn.definition != "flag":
             lines.append("the static section needs churn.definition: flag (and churn.label)")
+        if self.evaluation is not None and self.churn.definition == "flag":
+            lines.append("the evaluation section needs a time axis; a static table has none")
+        if self.evaluation is not None and self.extraction_date is not None:
+            end = self.evaluation.as_of + pd.Timedelta(days=self.evaluation.horizon_days)
+            if end > self.extraction_date:
+                lines.append(
+                    f"evaluation: as_of {self.evaluation.as_of.date()} + horizon_days "
+                    f"{self.evaluation.horizon_days} ends {end.date()}, after the extraction "
+                    f"date {self.extraction_date.date()}: the test labels would be unknown; "
+                    "use an earlier as_of or a shorter horizon"
+                )
         if lines:
             raise ValueError("\n".join(lines))
         return self
@@ -513,7 +563,12 @@ def _section_keys(loc: tuple[Any, ...]) -> list[str]:
     if loc[0] == "tables" and len(loc) == 2:
         exclude = () if loc[1] == "usage" else USAGE_ONLY_KEYS
         return sorted(k for k in TableConfig.model_fields if k not in exclude)
-    model = {"usage": UsageConfig, "churn": ChurnConfig, "static": StaticConfig}.get(str(loc[0]))
+    model = {
+        "usage": UsageConfig,
+        "churn": ChurnConfig,
+        "static": StaticConfig,
+        "evaluation": EvaluationConfig,
+    }.get(str(loc[0]))
     return sorted(model.model_fields) if model is not None and len(loc) == 1 else []
 
 
