@@ -204,8 +204,7 @@ def train(
     from rich.console import Console
 
     from churn.pipelines.summary import static_summary_lines, summary_renderables
-    from churn.pipelines.train import run_train
-    from churn.pipelines.train_fixed import evaluation_protocol, run_train_fixed
+    from churn.pipelines.train_fixed import run_train_any
     from churn.pipelines.train_static import STATIC_EXPERIMENT, is_static_dataset, run_train_static
     from churn.settings import load_settings
 
@@ -222,26 +221,16 @@ def train(
         for line in [*static_summary_lines(static), f"leak probe: {static.leak_probe}"]:
             typer.echo(line)
         return
-    if evaluation_protocol(data) is not None:
-        report = run_train_fixed(
-            data,
-            config,
-            force=force,
-            experiment=experiment or "churn",
-            progress=True,
-            accept_leak_risk=tuple(accept_leak_risk or ()),
-        )
-    else:
-        report = run_train(
-            data,
-            config,
-            oracle=oracle,
-            force=force,
-            experiment=experiment or "churn",
-            run_backtest=backtest,
-            progress=True,
-            accept_leak_risk=tuple(accept_leak_risk or ()),
-        )
+    report = run_train_any(
+        data,
+        config,
+        oracle=oracle,
+        force=force,
+        experiment=experiment or "churn",
+        run_backtest=backtest,
+        progress=True,
+        accept_leak_risk=tuple(accept_leak_risk or ()),
+    )
     console = Console()
     k = load_settings(config).training.capacity_k
     for item in summary_renderables(report, capacity_k=k):

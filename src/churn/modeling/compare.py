@@ -264,6 +264,27 @@ def compare_on_test(
     return cmp
 
 
+def activity_baselines(
+    frame: pd.DataFrame, split: Any, horizon_days: int, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Recency alone and BG/NBD on the test rows of a purchase log, for ``compare_on_test``'s
+    ``extra``: ``(scores by scorer, BG/NBD info)``; BG/NBD is left out (info says why) without
+    pymc-marketing or without the lifetime-activity features."""
+    from churn.modeling.baselines import bgnbd_baseline, recency_baseline
+
+    test, train = split.part(frame, "test"), split.part(frame, "train")
+    extra: dict[str, np.ndarray] = {}
+    recency = recency_baseline(train, test, seed=seed)
+    if recency is not None:
+        extra[RECENCY] = recency
+    if "act_periods_total" not in test:
+        return extra, {"note": "BG/NBD skipped: no lifetime-activity features"}
+    bg, info = bgnbd_baseline(test, horizon_days)
+    if bg:
+        extra[BGNBD], extra[BGNBD_FHL] = bg["pymc"], bg["fhl"]
+    return extra, info
+
+
 def strongest_baseline(cmp: Comparison, metric: str = "roc_auc") -> tuple[str, float]:
     """The baseline with the highest ``metric`` on the test rows, and its value."""
     got = {k: cmp.results[k][metric] for k in BASELINES if k in cmp.results}

@@ -34,25 +34,6 @@ def evaluation_protocol(data: Path) -> Any:
     return load_config(data).evaluation
 
 
-def _activity_baselines(frame: pd.DataFrame, split: Any, horizon: int, seed: int) -> tuple:
-    """Recency alone and BG/NBD on the test rows: ``(scores by scorer, BG/NBD info)``."""
-    from churn import modeling as m
-
-    test, train = split.part(frame, "test"), split.part(frame, "train")
-    extra = {}
-    recency = m.recency_baseline(train, test, seed=seed)
-    if recency is not None:
-        extra[m.RECENCY] = recency
-    info: dict[str, Any] = {"note": "BG/NBD skipped: no lifetime-activity features"}
-    if "act_periods_total" in test:
-        bg, info = m.bgnbd_baseline(test, horizon)
-        if bg:
-            extra[m.BGNBD], extra[m.BGNBD_FHL] = bg["pymc"], bg["fhl"]
-        else:
-            log.warning("%s", info["note"])
-    return extra, info
-
-
 def _with_horizon(settings: Settings, days: int) -> Settings:
     snapshots = settings.snapshots.model_copy(update={"horizon_days": days})
     return settings.model_copy(update={"snapshots": snapshots})
@@ -97,7 +78,9 @@ def run_train_fixed(
         probe = m.probe_rows(split.part(frame, "fit"), tr, accept_leak_risk)
         result = m.train_model(frame, settings, split=split)
     with timed(timings, "evaluate and baselines"):
-        extra, bg_info = _activity_baselines(frame, split, ev.horizon_days, tr.seed)
+        extra, bg_info = m.activity_baselines(frame, split, ev.horizon_days, tr.seed)
+        if m.BGNBD not in extra:
+            log.warning("%s", bg_info["note"])
         cmp = m.compare_on_test(result, frame, tables, tr, extra=extra)
     probe = m.check_comparison(probe, cmp, tr.leak_model_auc)
     strongest, value = m.strongest_baseline(cmp)
@@ -131,3 +114,23 @@ def run_train_fixed(
         seconds=round(time.perf_counter() - started, 1),
         timings=timings,
     )
+
+
+def run_train_any(
+    data: Path,
+    config: Path | None = None,
+    *,
+    oracle: Path | None = None,
+    run_backtest: bool = True,
+    **kwargs: Any,
+) -> TrainReport:
+    """``churn train`` on a dataset with a time axis: the fixed-as_of protocol when its config
+    has an ``evaluation`` section (``oracle`` and the backtest do not apply), else the rolling
+    out-of-time protocol (``churn.pipelines.train.run_train``)."""
+    if evaluation_protocol(data) is not None:
+        if oracle is not None:
+            log.warning("--oracle is ignored by the fixed-as_of protocol")
+        return run_train_fixed(data, config, **kwargs)
+    from churn.pipelines.train import run_train
+
+    return run_train(data, config, oracle=oracle, run_backtest=run_backtest, **kwargs)
