@@ -89,11 +89,13 @@ def run_train_fixed(
         gate = before, promoted, outcome = _gate(uri, cmp, result.model, tr, force, probe)
         metrics = {**cmp.metrics(), "best_iteration": float(result.best_iteration)}
         metrics["strongest_baseline_roc_auc"] = value
+        metrics.update({f"bgnbd_{k}": v for k, v in bg_info.get("params", {}).items()})
+        metrics.update({f"bgnbd_{k}": v for k, v in bg_info.items() if k.startswith("max_abs")})
         with timed(timings, "plots"):
             figures = m.comparison_figures(cmp, result, pd.DataFrame(), tr)
         lineage = training_lineage(data, tables, frame, result)
         lineage.update(strongest_baseline=strongest, bgnbd=bg_info["note"])
-        lineage.update({f"bgnbd_{k}": round(v, 4) for k, v in bg_info.get("params", {}).items()})
+
         parts = (config, settings, tables, frame, result, cmp, metrics, pd.DataFrame(), figures)
         run = TrainingRun(*parts, lineage, gate=gate, force=force, spec=spec, probe=probe)
         with timed(timings, "log to MLflow"):
