@@ -146,10 +146,8 @@ def test_cdnow_loads_as_a_purchase_log_with_derived_customers():
 @real
 @pytest.mark.real_data
 def test_cdnow_features_at_the_cutoff_use_only_earlier_purchases():
-    from churn.features import build_features
+    from churn.features import FeatureSpec, build_features
     from churn.spine import build_spine
-
-    from churn.features import FeatureSpec
 
     tables = load_dataset(CONFIGS / "cdnow.yaml")
     spine = build_spine(tables.customers.drop(columns=["churn_date"]), [CUTOFF])
