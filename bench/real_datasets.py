@@ -179,6 +179,9 @@ def run_cdnow() -> tuple[list[dict], dict]:
         "inactive_rate_weeks_40_78": round(_rate(m), 4),
         "split": report.split,
         "best_iteration": int(m["best_iteration"]),
+        "paired_differences": {
+            k: round(v, 4) for k, v in m.items() if k.startswith("diff_roc_auc_vs_")
+        },
         "bgnbd": _bgnbd_details(m, config),
         "seconds": round(time.perf_counter() - start, 1),
     }
