@@ -100,7 +100,7 @@ format: setup ## Format and fix with ruff
 bench: setup ## Benchmarks at 100k customers; writes bench/results.json
 	$(PY) bench/run.py --out bench/results.json
 
-bench-real: setup ## Real datasets against published results; writes bench/real_datasets.json
+bench-real: setup ## Real datasets vs every baseline of the run and published results (CDNOW: churn train's fixed-as_of protocol, BG/NBD from the bench extra); writes bench/real_datasets.json
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/real_datasets.py --out bench/real_datasets.json
 

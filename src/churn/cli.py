@@ -250,6 +250,8 @@ def train(
 
     A static customer table (``churn.definition: flag``, no time axis) is cross-validated
     instead, logged to MLflow and registered as churn-static-<dataset>, never as champion.
+    A dataset config with an ``evaluation`` section (as_of, horizon_days) runs the fixed-as_of
+    protocol: train before as_of, test at it, beside recency alone and BG/NBD.
     A run the leak probe finds too good to be true (a feature alone at ROC AUC >= 0.95, the model
     at >= 0.98 or above 1.02x the oracle; training.leak_*) is logged, not registered: exit code 3.
     """
@@ -257,7 +259,7 @@ def train(
 
     from churn.pipelines.static_eval import holdout_lines
     from churn.pipelines.summary import static_summary_lines, summary_renderables
-    from churn.pipelines.train import run_train
+    from churn.pipelines.train_fixed import run_train_any
     from churn.pipelines.train_static import STATIC_EXPERIMENT, is_static_dataset, run_train_static
     from churn.settings import load_settings
 
@@ -276,7 +278,7 @@ def train(
         for line in [*lines, f"leak probe: {static.leak_probe}"]:
             typer.echo(line)
         return
-    report = run_train(
+    report = run_train_any(
         data,
         config,
         oracle=oracle,

@@ -6,12 +6,14 @@ for training, one date for weekly scoring).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
-from churn.contract import Tables
+from churn.contract import USAGE_PERIODS, Tables
 from churn.errors import ChurnError
 from churn.features import FeatureSpec, build_features
 from churn.labels import activity_events, attach_labels, churn_dates
@@ -177,3 +179,93 @@ def build_scoring_frame(
     if spine is None:
         spine = scoring_spine(tables, as_of)
     return build_features(spine, tables, spec=spec, progress=progress)
+
+
+# --- the fixed-as_of protocol ----------------------------------------------------------------
+
+
+def known_before(tables: Tables, cutoff: object) -> Tables:
+    """The dataset as it was known at ``cutoff``: a new ``Tables``, the input is not modified.
+
+    Events are kept when they happened and reached the data strictly before ``cutoff`` (a usage
+    row once its whole period has ended; an NPS row once sent, its answer blanked when given or
+    recorded at or after ``cutoff``), customers when they signed up before it; the extraction
+    date becomes ``cutoff``. Nothing learned from the result can have seen a label after it.
+    """
+    ts = pd.Timestamp(cutoff)
+    if ts > pd.Timestamp(tables.extraction_date):
+        raise ChurnError(
+            f"cutoff {ts.date()} is after the extraction date {tables.extraction_date.date()}"
+        )
+
+    def before(frame: pd.DataFrame, when: pd.Series) -> pd.Series:
+        rec = pd.to_datetime(frame["recorded_at"]) if "recorded_at" in frame else when
+        return (when < ts) & (rec.fillna(when) < ts)
+
+    c, inter, nps, usage = tables.customers, tables.interactions, tables.nps, tables.usage
+    sent = pd.to_datetime(nps["sent_at"]).fillna(nps["timestamp"]) if "sent_at" in nps else None
+    sent = pd.to_datetime(nps["timestamp"]) if sent is None else sent
+    answer_known = before(nps, pd.to_datetime(nps["timestamp"]))
+    nps = nps.loc[(sent < ts).to_numpy()].copy()
+    late = ~answer_known.loc[nps.index]
+    nps.loc[late, ["timestamp", "score"]] = np.nan
+    end = pd.to_datetime(usage["date"]) + USAGE_PERIODS[tables.usage_period]
+    return dataclasses.replace(
+        tables,
+        customers=c.loc[pd.to_datetime(c["signup_date"]) < ts].reset_index(drop=True),
+        interactions=inter.loc[before(inter, pd.to_datetime(inter["timestamp"]))].reset_index(
+            drop=True
+        ),
+        nps=nps.reset_index(drop=True),
+        usage=usage.loc[(end <= ts) & before(usage, end - pd.Timedelta(1, "ns"))].reset_index(
+            drop=True
+        ),
+        extraction_date=ts,
+    )
+
+
+def fixed_as_of_frame(
+    tables: Tables,
+    snapshots: SnapshotSettings,
+    as_of: object,
+    horizon_days: int,
+    train_horizon_days: int,
+    *,
+    first: object | None = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, FeatureSpec]:
+    """Training snapshots before ``as_of`` and the test snapshot at it, in one frame.
+
+    Everything but the test labels comes from ``known_before(tables, as_of)``: the feature
+    spec, the training spine (snapshots from ``first``, default :func:`first_snapshot`, to
+    ``as_of - train_horizon_days``, so every training label is known at ``as_of``), the
+    training labels (``train_horizon_days``) and the test features. The test spine is the
+    customers active at ``as_of`` on the hindsight-free rule (:func:`active_spine`); their
+    labels, churn in ``[as_of, as_of + horizon_days)``, come from the whole extract.
+
+    Returns
+    -------
+    (frame, spec)
+        ``customer_id``, ``as_of``, ``label`` and the features; the test rows are those with
+        ``as_of`` equal to ``as_of``.
+    """
+    ts = pd.Timestamp(as_of)
+    known = known_before(tables, ts)
+    spec = FeatureSpec.from_tables(known)
+    last = ts - pd.Timedelta(days=train_horizon_days)
+    dates = _training_dates(known, snapshots, first, last)
+    train_spine = active_spine(known, dates)
+    train = attach_labels(train_spine, known, train_horizon_days)
+    if train["label"].isna().any():  # every window ends by as_of: a bug, not the data
+        raise ChurnError("training labels of the fixed-as_of protocol reach past as_of")
+    test_spine = active_spine(known, [ts])
+    if test_spine.empty:
+        raise ChurnError(f"no customer is active at evaluation.as_of {ts.date()}")
+    test = attach_labels(test_spine, tables, horizon_days)
+    spine = pd.concat([train, test], ignore_index=True)
+    feats = build_features(spine, known, spec=spec, progress=progress)
+    log.info(
+        "fixed as_of %s: %d training snapshots (%s..%s, %d rows), %d test rows",
+        ts.date(), len(dates), dates[0].date(), dates[-1].date(), len(train), len(test),
+    )  # fmt: skip
+    return pd.concat([spine, feats.drop(columns=["customer_id", "as_of"])], axis=1), spec

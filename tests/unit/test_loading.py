@@ -767,6 +767,7 @@ def test_the_dataset_schema_names_every_table_and_key():
         "churn",
         "static",
         "customers_from",
+        "evaluation",
     }
     assert set(schema["properties"]["tables"]["properties"]) == set(SPECS)
     assert schema["$defs"]["TableConfig"]["additionalProperties"] is False

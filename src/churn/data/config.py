@@ -64,6 +64,12 @@ Dataset config (every key is optional except where said)
                                     # corrected for it (odds correction)
     customers_from: usage           # a transaction log without a customers table: derive it
                                     # (signup_date = first event)
+    evaluation:                     # churn train's fixed-as_of protocol (instead of the rolling
+      as_of: 1997-10-01             # out-of-time split): learn from what was known before as_of,
+      horizon_days: 273             # test "churned in [as_of, as_of + horizon_days)";
+      train_horizon_days: 91        # training labels' horizon (default horizon_days): training
+                                    # snapshots end train_horizon_days before as_of
+      first_snapshot: 1997-04-02    # default: snapshots.warmup_days after the history begins
     # per table, also: values: {channel: web} (a contract column as one constant) and, for
     # usage, aggregate: sum | mean | max (rows sharing customer and period are combined)
 
@@ -383,6 +389,37 @@ class StaticConfig(_Section):
     shift: {population_churn_rate: 0.02} or {churner_fraction: 1.0, stayer_fraction: 0.1}."""
 
 
+class EvaluationConfig(_Section):
+    """The fixed-as_of protocol of ``churn train`` (``evaluation`` in the config).
+
+    Everything is learned from what was known before ``as_of``: training snapshots end
+    ``train_horizon_days`` before it, so their labels are known then; the test ranks the
+    customers active at ``as_of`` for churn in ``[as_of, as_of + horizon_days)``.
+    """
+
+    as_of: Annotated[
+        pd.Timestamp,
+        BeforeValidator(lambda v: _timestamp(v, "evaluation.as_of")),
+        WithJsonSchema({"type": "string", "format": "date"}),
+    ]
+    """The test date: nothing at or after it is used to train or to choose anything."""
+    horizon_days: Annotated[int, Strict(), Field(gt=0)]
+    """The test label's window, in days from as_of (CDNOW: 273 = weeks 40-78)."""
+    train_horizon_days: Annotated[int, Strict(), Field(gt=0)] | None = None
+    """The training labels' window; default horizon_days. Shorter when the history before
+    as_of is shorter than a horizon (CDNOW: 91 days of weeks 1-39)."""
+
+    first_snapshot: Annotated[
+        pd.Timestamp | None,
+        BeforeValidator(lambda v: _timestamp(v, "evaluation.first_snapshot")),
+        WithJsonSchema({"type": ["string", "null"], "format": "date"}),
+    ] = None
+    """The first training snapshot; default: snapshots.warmup_days after the history begins."""
+
+    def train_horizon(self) -> int:
+        return self.train_horizon_days or self.horizon_days
+
+
 def _timestamp(value: Any, key: str = "extraction_date") -> pd.Timestamp | None:
     if value is None:
         return None
@@ -422,6 +459,8 @@ class DatasetConfig(_Section):
     customers_from: EventTable | None = None
     """Transaction logs have no customers table: derive it from this event table (one customer
     per id, signup_date = the first event's date)."""
+    evaluation: EvaluationConfig | None = None
+    """churn train's fixed-as_of protocol; default: the rolling out-of-time split."""
     source: SkipJsonSchema[Path | None] = None
     """The YAML file it came from (None: a folder without one); not a config key."""
 
@@ -482,6 +521,17 @@ class DatasetConfig(_Section):
                 lines.append(f"usage.{key} and tables.usage.{key} disagree; keep one of them")
         if "static" in self.model_fields_set and self.churn.definition != "flag":
             lines.append("the static section needs churn.definition: flag (and churn.label)")
+        if self.evaluation is not None and self.churn.definition == "flag":
+            lines.append("the evaluation section needs a time axis; a static table has none")
+        if self.evaluation is not None and self.extraction_date is not None:
+            end = self.evaluation.as_of + pd.Timedelta(days=self.evaluation.horizon_days)
+            if end > self.extraction_date:
+                lines.append(
+                    f"evaluation: as_of {self.evaluation.as_of.date()} + horizon_days "
+                    f"{self.evaluation.horizon_days} ends {end.date()}, after the extraction "
+                    f"date {self.extraction_date.date()}: the test labels would be unknown; "
+                    "use an earlier as_of or a shorter horizon"
+                )
         if lines:
             raise ValueError("\n".join(lines))
         return self
@@ -629,7 +679,12 @@ def _section_keys(loc: tuple[Any, ...]) -> list[str]:
         return sorted(JoinConfig.model_fields)
     if loc[0] == "static" and len(loc) == 2 and loc[1] in ("holdout", "sampling"):
         return sorted((HoldoutConfig if loc[1] == "holdout" else SamplingConfig).model_fields)
-    model = {"usage": UsageConfig, "churn": ChurnConfig, "static": StaticConfig}.get(str(loc[0]))
+    model = {
+        "usage": UsageConfig,
+        "churn": ChurnConfig,
+        "static": StaticConfig,
+        "evaluation": EvaluationConfig,
+    }.get(str(loc[0]))
     return sorted(model.model_fields) if model is not None and len(loc) == 1 else []
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from churn.features.registry import (
+    ACTIVITY_WINDOWS,
     FAMILIES,
     INTERACTION_WINDOWS,
     REGISTRY,
@@ -175,7 +176,11 @@ def registry_frame(spec: FeatureSpec | None = None) -> pd.DataFrame:
     else:
         for f in REGISTRY:
             window = (
-                "/".join(map(str, INTERACTION_WINDOWS)) if "window" in f.loop else _window(f.window)
+                "/".join(map(str, INTERACTION_WINDOWS))
+                if "window" in f.loop
+                else "/".join(map(str, ACTIVITY_WINDOWS))
+                if "span" in f.loop
+                else _window(f.window)
             )
             kind = f"{f.kind} (seat metrics: context)" if f.context_when else f.kind
             rows.append(

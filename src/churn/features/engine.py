@@ -64,6 +64,7 @@ import pandas as pd
 
 from churn.contract import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, USAGE_PERIODS, Tables
 from churn.errors import ChurnError
+from churn.features.activity import activity_spec, lifetime_activity
 from churn.features.registry import (
     ACTIVE_METRICS,
     INTERACTION_WINDOWS,
@@ -138,6 +139,10 @@ class FeatureSpec:
     plan_order
         The plans from lowest to highest, by median ARR (ties by name), for downgrades and
         upgrades; empty when the history does not date the plan or no ARR ranks them.
+    activity_history, activity_windows
+        Lifetime-activity features (``act_*``, ``churn.features.activity``): on for churn by
+        inactivity with usage activity (a purchase log); their count windows are those of
+        ``ACTIVITY_WINDOWS`` shorter than the usage history.
     """
 
     channels: tuple[str, ...] = ()
@@ -153,6 +158,8 @@ class FeatureSpec:
     windows: tuple[int, ...] = field(default=INTERACTION_WINDOWS)
     history: tuple[str, ...] = ()
     plan_order: tuple[str, ...] = ()
+    activity_history: bool = False
+    activity_windows: tuple[int, ...] = ()
 
     @classmethod
     def from_tables(cls, tables: Tables) -> FeatureSpec:
@@ -196,6 +203,7 @@ class FeatureSpec:
             has_contract_term=_has_term(cust) or _has_term(hist),
             history=history,
             plan_order=_plan_order(tables) if "plan" in history else (),
+            **activity_spec(tables),
         )
         _say_what_is_left_out(tables, spec)
         return spec
@@ -325,6 +333,8 @@ def build_features(
         ("utilisation", engine.usage),
         ("experience balance", engine.balance),
     ]
+    if spec.activity_history:
+        families.append(("lifetime activity", lambda chunk: lifetime_activity(engine, chunk)))
     with _progress_bar(progress, len(chunks) * len(families)) as advance:
         for chunk in chunks:
             chunk_parts = []

@@ -319,3 +319,76 @@ def balance(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> st
             "low NPS outweigh the good moments"
         )
     return "Recent service experience is net positive: fast resolutions and high NPS"
+
+
+# ---- lifetime activity (purchase logs) ----------------------------------------------------
+
+
+def act_count(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+    v = _num(row, name) or 0.0
+    span = f"in the last {g[0]} days" if g else "on record"
+    if v == 0:
+        return f"No active periods {span}"
+    return f"{_plural(v, 'active period')} {span}"
+
+
+def act_rate(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+    v = _num(row, name)
+    if v is None:
+        return "No activity on record"
+    return f"Active in {v:.1f} periods a month on average since the first"
+
+
+def act_since_first(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+    v = _num(row, name)
+    if v is None:
+        return "No activity on record"
+    return f"First active {_plural(math.floor(v), 'day')} ago"
+
+
+def act_gap(stat: str) -> Render:
+    def render(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+        v = _num(row, name)
+        if v is None:
+            return "Too few active periods to measure the gaps between them"
+        if stat == "mean":
+            return f"Usually {_plural(round(v), 'day')} between active periods"
+        return f"Gaps between active periods vary by about {_plural(round(v), 'day')}"
+
+    return render
+
+
+def act_overdue(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+    v = _num(row, name)
+    if v is None:
+        return "Too few active periods to know their usual rhythm"
+    if v >= 1.5:
+        return f"Silent {v:.1f} times longer than their usual gap between active periods"
+    if v >= 1:
+        return "Silent a little longer than their usual gap between active periods"
+    return "Still within their usual gap between active periods"
+
+
+def act_total(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+    v = _num(row, name) or 0.0
+    return f"{_n(v)} {human(g[0])} in total over their whole history"
+
+
+def act_mean(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+    v = _num(row, name)
+    if v is None:
+        return f"No {human(g[0])} on record"
+    return f"{_n(v)} {human(g[0])} per active period on average"
+
+
+def act_last_vs_mean(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+    v = _num(row, name)
+    metric = human(g[0])
+    if v is None:
+        return f"Too few active periods to compare the latest {metric}"
+    change = round((v - 1.0) * 100)
+    if change < 0:
+        return f"Latest period's {metric} {-change}% below their earlier average"
+    if change > 0:
+        return f"Latest period's {metric} {change}% above their earlier average"
+    return f"Latest period's {metric} in line with their earlier average"

@@ -53,8 +53,11 @@ SEAT_METRICS = ("seats_licensed", "seats", "licensed_seats", "licenses")
 ACTIVE_METRICS = ("active_users", "users_active", "active_seats")
 
 _NAN = math.nan
+#: Windows (days) for lifetime-activity counts, kept while shorter than the history
+#: (``FeatureSpec.activity_windows``): a long purchase log gets windows beyond 180 days.
+ACTIVITY_WINDOWS: tuple[int, ...] = (90, 180, 365, 730)
 #: Placeholders whose values are numbers of days; the others are slugs of data values.
-_NUMERIC = frozenset({"window", "age"})
+_NUMERIC = frozenset({"window", "age", "span"})
 
 
 def slug(value: str) -> str:
@@ -184,7 +187,10 @@ class FeatureColumn:
     def window(self) -> int | None:
         """Lookback in days: the ``{window}`` value of a windowed template, else the entry's."""
         got = dict(self.values)
-        return int(got["window"]) if "window" in got else self.feature.window
+        for key in ("window", "span"):
+            if key in got:
+                return int(got[key])
+        return self.feature.window
 
     @property
     def kind(self) -> str:
@@ -359,6 +365,48 @@ REGISTRY: tuple[Feature, ...] = (
     _f("util_days_since_active", "usage", None, _ADOPTION,
        "Days since the end of the last usage period with activity.",
        "No product activity for {days} days", r.since_active, risk=+1),
+    # ---- lifetime activity (purchase logs, churn by inactivity) ----------------------------
+    # A buyer over their whole history, from the usage periods with activity (purchases), in
+    # scale-free forms (rates, ratios to their own rhythm) that carry over to later snapshots.
+    _f("act_periods_total", "usage", None, _ADOPTION,
+       "Usage periods with activity (purchase days in a purchase log) over the whole history.",
+       "{n} active periods on record", r.act_count, fill=0.0, risk=-1,
+       requires="activity_history"),
+    _f("act_periods_{span}d", "usage", None, _ADOPTION,
+       "Usage periods with activity in the last {span} days.",
+       "{n} active periods in the last {d} days", r.act_count, fill=0.0, risk=-1,
+       loop=("span",), requires="activity_history"),
+    _f("act_days_since_first", "usage", None, _ADOPTION,
+       "Days since the end of the first usage period with activity (the buyer's age).",
+       "First active {days} days ago", r.act_since_first, kind=CONTEXT, risk=-1,
+       requires="activity_history"),
+    _f("act_periods_per_30d", "usage", None, _ADOPTION,
+       "Active periods per 30 days since the first one (lifetime frequency; at least 30 days).",
+       "Active in {rate} periods a month", r.act_rate, risk=-1, requires="activity_history"),
+    _f("act_gap_mean_days", "usage", None, _ADOPTION,
+       "Mean days between consecutive active periods (needs two).",
+       "Usually {days} days between active periods", r.act_gap("mean"), risk=+1,
+       requires="activity_history"),
+    _f("act_gap_std_days", "usage", None, _ADOPTION,
+       "Standard deviation of the days between consecutive active periods (needs three).",
+       "Gaps vary by about {days} days", r.act_gap("std"), requires="activity_history"),
+    _f("act_recency_over_gap", "usage", None, _ADOPTION,
+       "Days since the last active period over the customer's own mean gap (above 1: overdue).",
+       "Silent {x} times their usual gap", r.act_overdue, risk=+1,
+       requires="activity_history"),
+    _f("act_{metric}_total", "usage", None, _ADOPTION,
+       "Sum of {metric} over the whole history (lifetime spend for a money metric).",
+       "{value} {metric} in total", r.act_total, fill=0.0, risk=-1, loop=("metric",),
+       requires="activity_history"),
+    _f("act_{metric}_mean", "usage", None, _ADOPTION,
+       "Mean {metric} per active period over the whole history.",
+       "{value} {metric} per active period", r.act_mean, loop=("metric",),
+       requires="activity_history"),
+    _f("act_{metric}_last_vs_mean", "usage", None, _ADOPTION,
+       "{metric} of the latest active period over the mean of the earlier ones (trend; below "
+       "1: shrinking).",
+       "Latest {metric} {pct}% below the earlier average", r.act_last_vs_mean, risk=-1,
+       loop=("metric",), requires="activity_history"),
     # ---- experience balance ----------------------------------------------------------------
     _f("exp_balance", "interactions+nps", None, _SERVICE,
        "Experience 'bank account': exponentially decayed (60-day half-life) sum of credits "
@@ -377,6 +425,7 @@ _CONDITIONS = {
     "history_arr": lambda spec: "arr" in spec.history,
     # A downgrade is a plan ranked lower (needs the plans' order) or fewer seats.
     "history_changes": lambda spec: "seats_licensed" in spec.history or bool(spec.plan_order),
+    "activity_history": lambda spec: spec.activity_history,
 }
 
 
@@ -388,6 +437,7 @@ def _values(spec: FeatureSpec) -> dict[str, list[str]]:
         "category": [slug(c) for c in spec.categories],
         "metric": [slug(m) for m in spec.usage_metrics],
         "age": [str(OLD_COMPLAINT_DAYS)],
+        "span": [str(w) for w in spec.activity_windows],
     }
 
 

@@ -3,27 +3,41 @@
 from __future__ import annotations
 
 from churn.modeling.baselines import (
+    BGNBD_SKIPPED,
+    FHL_2005_CDNOW,
     HEALTH_RULES,
     HealthRule,
     LogisticBaseline,
+    bgnbd_baseline,
+    bgnbd_p_no_purchase,
+    bgnbd_rfm,
+    fit_bgnbd_mle,
     fit_health_rules,
     health_rules_used,
     health_score,
     health_score_proba,
+    recency_baseline,
+    recency_feature,
 )
 from churn.modeling.compare import (
+    BASELINES,
+    BGNBD,
+    BGNBD_FHL,
     CHAMPION,
     LOGREG,
     METRIC_PREFIXES,
     MODEL,
     MODEL_RAW,
     ORACLE,
+    RECENCY,
     RULE,
     Comparison,
+    activity_baselines,
     compare_on_test,
     comparison_figures,
     oracle_scores,
     rescore_champion,
+    strongest_baseline,
 )
 from churn.modeling.evaluation import (
     calibration_intercept_slope,
@@ -49,6 +63,7 @@ from churn.modeling.leakage import (
 )
 from churn.modeling.model import Calibrator, ChurnModel
 from churn.modeling.promotion import decide_promotion, gate, judge
+from churn.modeling.protocol import FixedAsOfSplit, fixed_as_of_split
 from churn.modeling.training import (
     backtest,
     backtest_summary,
@@ -61,6 +76,22 @@ from churn.modeling.training import (
 from churn.modeling.uncertainty import CI_METRICS, Interval, bootstrap_intervals
 
 __all__ = [
+    "BASELINES",
+    "BGNBD",
+    "BGNBD_FHL",
+    "BGNBD_SKIPPED",
+    "FHL_2005_CDNOW",
+    "RECENCY",
+    "FixedAsOfSplit",
+    "activity_baselines",
+    "bgnbd_baseline",
+    "bgnbd_p_no_purchase",
+    "bgnbd_rfm",
+    "fit_bgnbd_mle",
+    "fixed_as_of_split",
+    "recency_baseline",
+    "recency_feature",
+    "strongest_baseline",
     "CHAMPION",
     "CI_METRICS",
     "Calibrator",

@@ -7,6 +7,9 @@ comparison table can be read side by side:
 - ``baseline_rule`` (the health-score rule, its points re-chosen on the validation window) and
   ``baseline_logreg`` (logistic regression on the training rows): what a model must beat to be
   worth having;
+- ``baseline_recency`` (days since the last activity alone), ``baseline_bgnbd`` (BG/NBD's
+  P(no purchase in the horizon), pymc-marketing) and ``baseline_bgnbd_fhl`` (the same from
+  Fader, Hardie & Lee's closed form): purchase logs, when the caller passes them (``extra``);
 - ``oracle``: the simulator's true churn probabilities, only when the caller passes them (the
   ceiling no model can honestly pass);
 - ``champion``: the deployed model re-scored on these rows (metrics logged at the champion's own
@@ -58,6 +61,9 @@ RULE = "baseline_rule"
 LOGREG = "baseline_logreg"
 ORACLE = "oracle"
 CHAMPION = "champion"
+RECENCY = "baseline_recency"
+BGNBD = "baseline_bgnbd"
+BGNBD_FHL = "baseline_bgnbd_fhl"
 
 #: Metric-name prefix of each scorer in the run's metrics.
 METRIC_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -65,12 +71,17 @@ METRIC_PREFIXES: tuple[tuple[str, str], ...] = (
     ("test_uncalibrated", MODEL_RAW),
     ("baseline_rule", RULE),
     ("baseline_logreg", LOGREG),
+    ("baseline_recency", RECENCY),
+    ("baseline_bgnbd", BGNBD),
+    ("baseline_bgnbd_fhl", BGNBD_FHL),
     ("oracle", ORACLE),
     ("champion_test", CHAMPION),
 )
 
 #: Scorers that get bootstrap intervals; the model's lead over the baselines is paired.
-INTERVAL_SCORERS: tuple[str, ...] = (MODEL, RULE, LOGREG)
+INTERVAL_SCORERS: tuple[str, ...] = (MODEL, RULE, LOGREG, RECENCY, BGNBD)
+#: The baselines a model must match, for "the strongest baseline".
+BASELINES: tuple[str, ...] = (RULE, LOGREG, RECENCY, BGNBD, BGNBD_FHL)
 
 
 @dataclass
@@ -201,6 +212,7 @@ def compare_on_test(
     tables: Tables,
     training: TrainingSettings,
     oracle: np.ndarray | None = None,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> Comparison:
     """The new model, both baselines and (when given) the oracle on the test window.
 
@@ -217,6 +229,8 @@ def compare_on_test(
         baseline and the bootstrap) and ``bootstrap_resamples``.
     oracle
         True probabilities of the test rows (:func:`oracle_scores`), or ``None``.
+    extra
+        More baselines' scores of the test rows by scorer name (``RECENCY``, ``BGNBD``, ...).
     """
     test = result.split.part(frame, "test")
     train_rows = result.split.part(frame, "train")
@@ -230,6 +244,7 @@ def compare_on_test(
         train_rows, train_rows["label"].to_numpy(dtype=float)
     )
     raw[LOGREG] = logreg.predict_proba(test)
+    raw.update(extra or {})
     for name, p in raw.items():
         cmp.score(name, p)
     train_rate = float(train_rows["label"].mean())
@@ -247,6 +262,34 @@ def compare_on_test(
     if oracle is not None:
         add_oracle(cmp, oracle)
     return cmp
+
+
+def activity_baselines(
+    frame: pd.DataFrame, split: Any, horizon_days: int, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Recency alone and BG/NBD on the test rows of a purchase log, for ``compare_on_test``'s
+    ``extra``: ``(scores by scorer, BG/NBD info)``; BG/NBD is left out (info says why) without
+    pymc-marketing or without the lifetime-activity features."""
+    from churn.modeling.baselines import bgnbd_baseline, recency_baseline
+
+    test, train = split.part(frame, "test"), split.part(frame, "train")
+    extra: dict[str, np.ndarray] = {}
+    recency = recency_baseline(train, test, seed=seed)
+    if recency is not None:
+        extra[RECENCY] = recency
+    if "act_periods_total" not in test:
+        return extra, {"note": "BG/NBD skipped: no lifetime-activity features"}
+    bg, info = bgnbd_baseline(test, horizon_days)
+    if bg:
+        extra[BGNBD], extra[BGNBD_FHL] = bg["pymc"], bg["fhl"]
+    return extra, info
+
+
+def strongest_baseline(cmp: Comparison, metric: str = "roc_auc") -> tuple[str, float]:
+    """The baseline with the highest ``metric`` on the test rows, and its value."""
+    got = {k: cmp.results[k][metric] for k in BASELINES if k in cmp.results}
+    name = max(got, key=lambda k: (np.nan_to_num(got[k], nan=-np.inf), k))
+    return name, float(got[name])
 
 
 def fitted_health_rules(valid: pd.DataFrame) -> tuple[HealthRule, ...]:
