@@ -114,7 +114,8 @@ def simulate(
         raise ChurnError(f"--format must be one of {', '.join(simulation.FORMATS)}, got {fmt!r}")
     with Progress(transient=True) as bar:
         task = bar.add_task("Simulating weeks", total=None)
-        sim = simulation.simulate(
+        # Blocks of 100k customers, each written as it is done: memory stays that of one block.
+        blocks = simulation.simulate_blocks(
             customers,
             seed=seed,
             start=start,
@@ -122,9 +123,8 @@ def simulate(
             mess_rate=mess_rate,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-        bar.update(task, description="Writing files")
-        path = simulation.write_dataset(sim, out, fmt=fmt)
-    typer.echo(f"{sim.summary()} -> {path}")
+        path, summary = simulation.write_blocks(blocks, out, fmt=fmt)
+    typer.echo(f"{summary} -> {path}")
 
 
 @app.command()
