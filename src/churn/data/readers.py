@@ -242,9 +242,7 @@ def _read_file(
     read.setdefault("encoding", DEFAULT_ENCODING)
     sep_hint = f"Set read: {{sep: '<delimiter>'}} under tables.{name} in {config.where}."
     try:
-        frame = _read_csv_arrow(path, id_column, read, _arrow_date_columns(name, config))
-        if frame is None:
-            frame = pd.read_csv(path, dtype={id_column: "str"}, **read)
+        frame = _read_csv(name, path, config, id_column, read)
     except UnicodeDecodeError:
         findings.add(name, None, *_encoding_problem(path, name, read["encoding"], config))
         return None
@@ -286,6 +284,14 @@ def _read_file(
             )
             return None
     return frame
+
+
+def _read_csv(
+    name: str, path: Path, config: DatasetConfig, id_column: str, read: dict
+) -> pd.DataFrame:
+    """Arrow when it reads the file as pandas would (:func:`_read_csv_arrow`), else pandas."""
+    frame = _read_csv_arrow(path, id_column, read, _arrow_date_columns(name, config))
+    return pd.read_csv(path, dtype={id_column: "str"}, **read) if frame is None else frame
 
 
 def _keep_type(name: str, type_: pa.DataType, dates: set[str]) -> bool:
