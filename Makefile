@@ -97,8 +97,9 @@ format: setup ## Format and fix with ruff
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
-bench: setup ## Benchmarks at 100k customers; writes bench/results.json
-	$(PY) bench/run.py --out bench/results.json
+BENCH_SIZES ?= 10000,100000
+bench: setup ## Pipeline step by step (time, peak RSS) at 10k and 100k customers, beside a SQL peer and the floor; BENCH_1M=1 adds 1M; writes bench/results.json
+	BENCH_SIZES=$(BENCH_SIZES) BENCH_1M=$(BENCH_1M) $(PY) bench/run.py --out bench/results.json
 
 bench-real: setup ## Real datasets vs every baseline of the run and published results (CDNOW: churn train's fixed-as_of protocol, BG/NBD from the bench extra); writes bench/real_datasets.json
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -151,7 +151,8 @@ def simulate(
     drifts = [parse_drift(d) for d in drift or []]
     with Progress(transient=True) as bar:
         task = bar.add_task("Simulating weeks", total=None)
-        sim = simulation.simulate(
+        # Blocks of 100k customers, each written as it is done: memory stays that of one block.
+        blocks = simulation.simulate_blocks(
             customers,
             seed=seed,
             start=start,
@@ -159,11 +160,11 @@ def simulate(
             mess_rate=mess_rate,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+        # A drift is post-processing of the tables: applied block by block as each is made.
         for change in drifts:
-            sim = apply_drift(sim, change, seed=seed)
-        bar.update(task, description="Writing files")
-        path = simulation.write_dataset(sim, out, fmt=fmt)
-    typer.echo(f"{sim.summary()} -> {path}")
+            blocks = (apply_drift(b, change, seed=seed) for b in blocks)
+        path, summary = simulation.write_blocks(blocks, out, fmt=fmt)
+    typer.echo(f"{summary} -> {path}")
 
 
 @app.command()

@@ -454,3 +454,53 @@ def test_usage_seats_are_the_seats_in_force_at_the_week_start(sim):
         right_on="valid_from", by="customer_id", suffixes=("", "_h"),
     )  # fmt: skip
     assert (got["seats_licensed"] == got["seats_licensed_h"]).mean() > 0.99
+
+
+# --- in blocks of customers ----------------------------------------------------------------
+
+
+def _file_bytes(folder) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_one_block_writes_exactly_what_write_dataset_writes(tmp_path):
+    from churn.simulate import simulate_blocks, write_blocks
+
+    one = write_dataset(simulate(250, seed=3, months=6), tmp_path / "one")
+    blocks, summary = write_blocks(simulate_blocks(250, seed=3, months=6), tmp_path / "blocks")
+    assert _file_bytes(one) == _file_bytes(blocks)
+    assert summary == simulate(250, seed=3, months=6).summary()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_blocks_are_deterministic_and_number_customers_across_blocks(tmp_path, fmt):
+    from churn.data import load_dataset
+    from churn.simulate import simulate_blocks, write_blocks
+
+    def run(name):
+        blocks = simulate_blocks(350, seed=3, months=6, mess_rate=0.02, block_customers=120)
+        return write_blocks(blocks, tmp_path / name, fmt=fmt)
+
+    (first, summary), (again, _) = run("a"), run("b")
+    assert _file_bytes(first) == _file_bytes(again)
+    assert summary.startswith("350 customers")
+    tables, truth = load_dataset(first), load_truth(first)
+    ids = tables.customers["customer_id"]
+    assert ids.is_unique and list(ids.iloc[[0, 119, 120, 349]]) == [
+        "C000001",
+        "C000120",
+        "C000121",
+        "C000350",
+    ]
+    # Every event belongs to a customer of the base, and the truth covers each one.
+    for table in ("interactions", "nps", "usage"):
+        assert set(tables.table(table)["customer_id"]) <= set(ids)
+    assert list(truth.static["customer_id"]) == list(ids)
+    assert set(truth.latent["customer_id"].astype(str)) == set(ids)
+    assert truth.params["seed"] == 3
+    # Blocks draw from their own streams: the second block is not a copy of the first.
+    first_block = truth.static.iloc[:120]["drift"].to_numpy()
+    second_block = truth.static.iloc[120:240]["drift"].to_numpy()
+    assert not np.allclose(first_block, second_block)

@@ -263,3 +263,37 @@ def test_a_second_trainer_waits_for_the_store_lock(tmp_path, monkeypatch):
             assert time.monotonic() - started > 1.0
     finally:
         holder.wait(30)
+
+
+def test_training_dataset_infers_its_schema_from_a_sample(monkeypatch):
+    # MLflow's own inference reads every value (minutes on a 100k-customer training frame);
+    # the logged dataset must describe the whole frame but infer its schema from a sample.
+    import mlflow.types.utils as mlflow_types
+    from mlflow.types.utils import _infer_schema
+
+    from churn.pipelines import run_dataset
+
+    n = 5000
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series([f"C{i}" for i in range(n)], dtype="str"),
+            "as_of": pd.Timestamp("2025-01-06"),
+            "label": np.where(np.arange(n) % 7 == 0, 1.0, 0.0),
+            "n_tickets": np.arange(n, dtype=float),
+            "plan": pd.Categorical(np.where(np.arange(n) % 2, "Pro", "Basic")),
+        }
+    )
+    seen: list[int] = []
+    real = mlflow_types._infer_schema
+
+    def spy(data, *args, **kwargs):
+        seen.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow_types, "_infer_schema", spy)
+    dataset = run_dataset.training_dataset(
+        frame, source="/tmp/data", targets="label", name="demo", digest="abc"
+    )
+    assert dataset.schema == _infer_schema(frame)
+    assert dataset.profile["num_rows"] == n
+    assert seen and max(seen) <= run_dataset.SCHEMA_SAMPLE_ROWS

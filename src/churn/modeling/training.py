@@ -103,8 +103,10 @@ class OutOfTimeSplit:
             "test": self.test_dates,
             "train": self.fit_dates + self.valid_dates,
         }[name]
-        rows = labelled(frame)
-        return rows.loc[rows["as_of"].isin(pd.DatetimeIndex(dates))]
+        labelled(frame.iloc[:0])  # the key-column check, without copying the frame
+        # One mask and one copy of the window's rows (not a copy of every labelled row first).
+        keep = frame["label"].notna() & frame["as_of"].isin(pd.DatetimeIndex(dates))
+        return frame.loc[keep]
 
     def describe(self) -> dict[str, str]:
         """Date ranges, JSON-safe, for run parameters and model metadata."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from churn.contract import Tables
 from churn.modeling import MODEL, ORACLE, Comparison
 from churn.pipelines import registry, tracking
 from churn.pipelines.lineage import model_metadata
+from churn.pipelines.run_dataset import training_dataset
 from churn.pipelines.static_log import log_leak_probe
 from churn.settings import Settings
 
@@ -95,16 +95,13 @@ def _log_params_and_tags(run: TrainingRun) -> None:
             "has_oracle": str(ORACLE in run.comparison.results),
         }
     )
-    with warnings.catch_warnings():
-        # MLflow registers its local-file dataset source twice and warns about it.
-        warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(
-            run.frame,
-            source=lineage["data_path"],
-            targets="label",
-            name=run.tables.name,
-            digest=lineage["data_hash"][:20],
-        )
+    dataset = training_dataset(
+        run.frame,
+        source=lineage["data_path"],
+        targets="label",
+        name=run.tables.name,
+        digest=lineage["data_hash"][:20],
+    )
     mlflow.log_input(dataset, context="training")
     mlflow.log_metrics(tracking.finite(run.metrics))
 

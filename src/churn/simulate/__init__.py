@@ -47,7 +47,8 @@ the churn hazard along each path. It never looks at the realised future.
 Modules: ``params`` (:class:`SimParams`, :class:`Truth`, :class:`SimulatedDataset`, constants),
 ``dynamics`` (the weekly dynamics shared by the simulation and the oracle), ``process``
 (:func:`simulate`), ``oracle`` (:func:`oracle_probability`), ``files`` (:func:`write_dataset`,
-:func:`load_truth`, :func:`annual_churn_rate`).
+:func:`write_blocks`, :func:`load_truth`, :func:`annual_churn_rate`), ``blocks``
+(:func:`simulate_blocks`: large bases in blocks of 100k customers, in bounded memory).
 
 Time is on a weekly grid starting at ``start`` (2024-01-01 is a Monday, so weeks line up with Monday
 snapshots). The extraction date is the instant after the last day; nothing in the tables is dated at
@@ -56,13 +57,15 @@ or after it except ``contract_end_date``, the contract's next renewal, which is 
 
 from __future__ import annotations
 
+from churn.simulate.blocks import BLOCK_CUSTOMERS, simulate_blocks
 from churn.simulate.drift import DRIFTS, Drift, apply_drift, parse_drift
-from churn.simulate.files import annual_churn_rate, load_truth, write_dataset
+from churn.simulate.files import annual_churn_rate, load_truth, write_blocks, write_dataset
 from churn.simulate.oracle import oracle_probability
 from churn.simulate.params import FORMATS, TRUTH_DIR, SimParams, SimulatedDataset, Truth
 from churn.simulate.process import simulate
 
 __all__ = [
+    "BLOCK_CUSTOMERS",
     "DRIFTS",
     "Drift",
     "apply_drift",
@@ -76,5 +79,7 @@ __all__ = [
     "load_truth",
     "oracle_probability",
     "simulate",
+    "simulate_blocks",
+    "write_blocks",
     "write_dataset",
 ]
