@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from churn.outputs.excel import render_workbook
+from churn.outputs.loop import loop_counts, loop_files
 from churn.outputs.report import drivers_png, headline, render_report
 from churn.outputs.tables import (
     list_frame,
@@ -57,6 +58,10 @@ class WeekData:
     dropped: pd.DataFrame = field(default_factory=pd.DataFrame)
     drivers_n: int = 0
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # Closing the loop (issue 14): the week's alerts (churn.alerts.week_alerts) and the control
+    # group held out of what is sent (churn.control.draw_control). Empty: no file, counts 0.
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    control: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_week_files(week: WeekData) -> dict[str, bytes]:
@@ -85,6 +90,7 @@ def build_week_files(week: WeekData) -> dict[str, bytes]:
             rows, label, week.as_of, k, week.currency_format
         )
 
+    files.update(loop_files(week))
     png = drivers_png(week.drivers, week.families) if len(week.drivers) and week.drivers_n else None
     files["report.html"] = render_report(week, png)
     files["manifest.json"] = render_manifest(week, files, names)
@@ -115,6 +121,7 @@ def render_manifest(
             "up": h["up"],
             "down": h["down"],
             "dropped_off": h["dropped_off"],
+            **loop_counts(week),
         },
         "headline": {
             "arr_listed": _jsonable(round(h["arr_listed"], 2)),

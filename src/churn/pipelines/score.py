@@ -18,6 +18,7 @@ import pandas as pd
 
 from churn._progress import progress_bar
 from churn.contract import Tables
+from churn.pipelines.loop import close_the_loop, with_loop
 from churn.pipelines.week import check_week, score_scorable, week_data
 from churn.scoring_date import parse_as_of
 from churn.settings import Settings
@@ -105,10 +106,13 @@ def score_week(
         listed = compare_with_previous(
             at_risk_list(scores), prev_list, prev_scores, scoring.change_tolerance
         )
+        # Issue 14: alerts, and the control group held out of what is sent.
+        alerts, listed, control = close_the_loop(tables, as_of, settings, scores, listed)
         bar.step("files")
         parts = {"listed": listed, "scores": scores, "excluded": excluded, "active": len(active)}
         parts.update(contributions=contributions, families=families)
         week = week_data(tables, model, as_of, horizon, scoring, parts, previous, prev_list)
+        week = with_loop(week, alerts, control)
         files = build_week_files(week)
         folder = write_week_atomically(files, week_folder(out_root, as_of))
     return ScoreResult(
