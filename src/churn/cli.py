@@ -466,6 +466,39 @@ def catalogue(
         console.print(table)
 
 
+# --- Closing the loop (issue 14): plays recorded, their measured effect -----------------------
+
+
+@app.command()
+def record(
+    data: DataOpt = Path("data/raw/demo"),
+    sources: Annotated[
+        list[Path],
+        typer.Option(
+            "--from",
+            help="Returned owner workbook (.xlsx with a Status column) or CSV with the actions "
+            "table's columns; repeat for several.",
+        ),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML (its playbook names the plays).")
+    ] = None,
+) -> None:
+    """Record the plays the account teams ran (status, outcome) into the dataset's actions table."""
+    from churn.pipelines.record import run_record
+
+    result = run_record(data, list(sources), config=config)
+    for source, n in result.read.items():
+        typer.echo(f"  {source}: {n} play(s) read")
+    if not (result.added or result.changed):
+        typer.echo(f"Nothing new: {result.path} already holds these {result.total} play(s).")
+        return
+    typer.echo(
+        f"Recorded {result.added} new and {result.changed} changed play(s) in {result.path} "
+        f"({result.total} in all)."
+    )
+
+
 def main() -> None:
     """Console-script entry point: user errors become a clear message and their exit code (2;
     3 for a suspected leak, ``churn.errors.LeakSuspected``)."""
