@@ -499,6 +499,46 @@ def record(
     )
 
 
+@app.command()
+def impact(
+    data: DataOpt = Path("data/raw/demo"),
+    weeks: Annotated[
+        Path, typer.Option("--weeks", help="Root of the week folders written by `churn score`.")
+    ] = Path("data/at_risk"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write (impact.html, impact.json).")
+    ] = Path("data/impact"),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
+    ] = None,
+) -> None:
+    """Measure what the plays achieved: churn and ARR retained of treated vs control customers."""
+    from churn.pipelines.impact import run_impact
+
+    result = run_impact(data, weeks=weeks, out=out, config=config)
+    report = result.report
+    o = report["overall"]
+    typer.echo(
+        f"{len(report['matured_weeks'])} of {report['weeks']} weeks past their horizon; "
+        f"{o['treated']['customers']} treated and {o['control']['customers']} control customers"
+    )
+    d = o["difference"]
+    if d["estimate"] is not None:
+        typer.echo(
+            f"  churn {100 * o['treated']['churn_rate']:.1f}% treated vs "
+            f"{100 * o['control']['churn_rate']:.1f}% control: difference "
+            f"{100 * d['estimate']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]"
+        )
+    truth = report.get("truth")
+    if truth:
+        typer.echo(
+            f"  simulator's true effect: {100 * truth['mean_effect_on_churn']:+.1f} points "
+            f"over {truth['customers']} listed customers"
+        )
+    typer.echo(f"  {o['verdict']}")
+    typer.echo(f"Wrote {result.folder}/impact.html and impact.json")
+
+
 def main() -> None:
     """Console-script entry point: user errors become a clear message and their exit code (2;
     3 for a suspected leak, ``churn.errors.LeakSuspected``)."""
