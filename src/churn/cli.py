@@ -539,6 +539,27 @@ def impact(
     typer.echo(f"Wrote {result.folder}/impact.html and impact.json")
 
 
+@app.command("simulate-plays")
+def simulate_plays(
+    data: DataOpt = Path("data/raw/demo"),
+    weeks: Annotated[
+        Path, typer.Option("--weeks", help="Root of the week folders written by `churn score`.")
+    ] = Path("data/at_risk"),
+    compliance: Annotated[
+        float, typer.Option("--compliance", min=0.0, max=1.0, help="Share of plays owners run.")
+    ] = 0.7,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the plays.")] = 0,
+) -> None:
+    """Simulated data only: owners run the sent customers' plays; the true effects are kept."""
+    from churn.pipelines.simulate_plays import run_simulate_plays
+
+    s = run_simulate_plays(data, weeks, compliance=compliance, seed=seed)
+    typer.echo(
+        f"{s['treated']} customers sent, {s['complied']} plays run, {s['saved_or_lost']} outcomes "
+        f"changed; true mean effect {100 * s['mean_true_effect']:+.1f} points of churn"
+    )
+
+
 def main() -> None:
     """Console-script entry point: user errors become a clear message and their exit code (2;
     3 for a suspected leak, ``churn.errors.LeakSuspected``)."""

@@ -100,11 +100,11 @@ def listed_units(
         return pd.DataFrame(columns=cols)
     units = pd.concat(rows, ignore_index=True).sort_values(["as_of", "customer_id"], kind="stable")
     units = units.drop_duplicates("customer_id", keep="first").reset_index(drop=True)
+    known = customers.drop_duplicates("customer_id")[["customer_id", "churn_date"]]
+    known = known.assign(customer_id=known["customer_id"].astype(str))
     churn = pd.to_datetime(
-        units["customer_id"].map(
-            customers.drop_duplicates("customer_id").set_index("customer_id")["churn_date"]
-        )
-    )
+        units[["customer_id"]].merge(known, on="customer_id", how="left")["churn_date"]
+    ).to_numpy()
     units["churned"] = ((churn >= units["as_of"]) & (churn < units["end"])).to_numpy()
     units["arr"] = pd.to_numeric(units["arr"], errors="coerce").fillna(0.0)
     return units

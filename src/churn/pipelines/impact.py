@@ -94,21 +94,29 @@ def run_impact(
 
 
 def true_effect(data: Path, weeks: list[dict[str, Any]], extraction) -> dict[str, Any] | None:
-    """The simulator's true effect of the plays on the treated units, when the data has it."""
+    """The simulator's true effect of the plays over the treated units, when the data has it.
+
+    Units as in ``churn.impact.listed_units``; a treated unit without a simulated play (listed
+    first as control, or before the plays were simulated) has effect 0.
+    """
     from churn.impact import listed_units
 
     folder = data if data.is_dir() else data.parent
     path = folder / "ground_truth" / "plays.parquet"
     if not path.is_file():
         return None
-    truth = pd.read_parquet(path)
-    units = listed_units(weeks, pd.DataFrame({"customer_id": [], "churn_date": []}), extraction)
-    keyed = units.merge(truth, on="customer_id", how="inner")
+    truth = pd.read_parquet(path)[["customer_id", "as_of", "true_effect"]]
+    truth["as_of"] = pd.to_datetime(truth["as_of"]).astype("datetime64[ns]")
+    nobody = pd.DataFrame({"customer_id": pd.Series(dtype=str), "churn_date": pd.NaT})
+    units = listed_units(weeks, nobody, extraction)
+    treated = units[units["arm"] == "treated"][["customer_id", "as_of"]]
+    treated = treated.assign(as_of=pd.to_datetime(treated["as_of"]).astype("datetime64[ns]"))
+    keyed = treated.merge(truth, on=["customer_id", "as_of"], how="left")
     if not len(keyed):
         return None
     return {
-        "mean_effect_on_churn": float(keyed["true_effect"].mean()),
+        "mean_effect_on_churn": float(keyed["true_effect"].fillna(0.0).mean()),
         "customers": len(keyed),
         "meaning": "the simulator's average change in churn probability within the horizon "
-        "caused by a play, over the listed customers (what the difference estimates)",
+        "caused by the plays, over the treated customers (what the difference estimates)",
     }
