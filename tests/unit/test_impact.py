@@ -91,3 +91,40 @@ def test_a_real_effect_is_found_and_its_interval_covers_it():
     assert report["overall"]["verdict"].startswith("The plays lowered churn by")
     assert report["overall"]["arr_retained"]["difference"] > 0
     assert report["by"]["segment"]["SMB"]["treated"]["customers"] == int((~control).sum())
+
+
+def test_churn_impact_reads_week_folders_and_writes_page_and_json(tmp_path, monkeypatch, capsys):
+    import json
+    import sys
+
+    from churn import cli
+
+    data = tmp_path / "ds"
+    data.mkdir()
+    ids = [f"c{i}" for i in range(8)]
+    pd.DataFrame(
+        {
+            "customer_id": ids,
+            "signup_date": "2023-01-01",
+            "churn_date": ["2024-02-01", None] * 4,
+        }
+    ).to_csv(data / "customers.csv", index=False)
+    (data / "dataset.yaml").write_text("extraction_date: '2024-07-01'\n")
+    week = tmp_path / "weeks" / "2024-01-08"
+    week.mkdir(parents=True)
+    (week / "manifest.json").write_text(json.dumps({"as_of": "2024-01-08", "horizon_days": 90}))
+    frame = pd.DataFrame({"customer_id": ids, "arr": 100.0, "recommended_play": "Call"})
+    frame.iloc[:6].to_csv(week / "at_risk.csv", index=False)
+    frame.iloc[6:].to_csv(week / "control.csv", index=False)
+    (tmp_path / "weeks" / "notes").mkdir()  # not a week folder: ignored
+    out = tmp_path / "impact"
+    argv = ["churn", "impact", "--data", str(data), "--weeks", str(week.parent), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "6 treated and 2 control customers" in text and "Too little data" in text
+    report = json.loads((out / "impact.json").read_text())
+    assert report["overall"]["treated"]["churned"] == 3
+    assert (out / "impact.html").read_bytes().startswith(b"<!doctype html>")
