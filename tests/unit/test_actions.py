@@ -186,3 +186,38 @@ def test_churn_record_refuses_a_bad_file_with_exit_2_and_writes_nothing(
     assert "not in the customers table" in err and "'won'" in err and "Traceback" not in err
     assert not (data / "actions.csv").exists()  # the good file was not recorded either
     assert _run(monkeypatch, "record", "--data", str(data), "--from", str(tmp_path / "no.csv")) == 2
+
+
+def test_churn_record_reads_a_returned_owner_workbook(tmp_path, monkeypatch, capsys):
+    import io
+
+    from openpyxl import load_workbook
+
+    from churn.outputs.excel import render_workbook
+
+    data = _dataset(tmp_path)
+    rows = pd.DataFrame(
+        {
+            "rank": [1, 2],
+            "customer_id": ["c1", "c2"],
+            "name": ["Acme", "Beta"],
+            "arr": [1000.0, 2000.0],
+            "churn_probability": [0.6, 0.4],
+            "recommended_play": [ESCALATE, RENEWAL],
+        }
+    )
+    book = load_workbook(
+        io.BytesIO(render_workbook(rows, "Ann Lee", pd.Timestamp("2024-05-06"), 3, "#,##0"))
+    )
+    ws = book["At risk"]
+    n = ws.max_column
+    ws.cell(row=1, column=n + 1, value="Status")
+    ws.cell(row=1, column=n + 2, value="Outcome")
+    ws.cell(row=2, column=n + 1, value="in progress")  # c2 left blank: not worked yet
+    path = tmp_path / "ann-lee.xlsx"
+    book.save(path)
+    assert _run(monkeypatch, "record", "--data", str(data), "--from", str(path)) == 0
+    assert "Recorded 1 new" in capsys.readouterr().out
+    table = pd.read_csv(data / "actions.csv", dtype=str)
+    assert table.loc[0, "customer_id"] == "c1" and table.loc[0, "owner"] == "Ann Lee"
+    assert table.loc[0, "play"] == ESCALATE and table.loc[0, "started_at"].startswith("2024-05-06")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pandas as pd
-import pytest
+from conftest import make_tables  # tests/ is on sys.path (rootdir conftest, no __init__)
 
 from churn.alerts import ALERT_COLUMNS, alert_counts, week_alerts
 from churn.settings import AlertSettings
-
-make_tables = None  # the conftest factory, set by the fixture below
 
 AS_OF = pd.Timestamp("2024-05-06")
 
@@ -72,12 +70,6 @@ def _usage(weeks: int = 16) -> list[dict]:
             {"customer_id": "c2", "date": date.date().isoformat(), "logins": 10.0 if recent else 40}
         )
     return rows
-
-
-@pytest.fixture(autouse=True)
-def _factory(tiny_tables):
-    global make_tables
-    make_tables = tiny_tables
 
 
 def _tables(nps=NPS, interactions=INTERACTIONS, usage=None):
