@@ -211,6 +211,31 @@ TuneOpt = Annotated[
 ]
 
 
+def _train_static(
+    data: Path,
+    config: Path | None,
+    experiment: str | None,
+    accept_leak_risk: tuple[str, ...],
+    options: dict[str, int],
+) -> None:
+    """``churn train`` on a static table: cross-validate (and hold out), register, print."""
+    from churn.pipelines.static_eval import holdout_lines
+    from churn.pipelines.summary import static_summary_lines
+    from churn.pipelines.train_static import STATIC_EXPERIMENT, run_train_static
+
+    static = run_train_static(
+        data,
+        config,
+        experiment=experiment or STATIC_EXPERIMENT,
+        progress=True,
+        accept_leak_risk=accept_leak_risk,
+        **options,
+    )
+    lines = [*static_summary_lines(static), *holdout_lines(static)]
+    for line in [*lines, f"leak probe: {static.leak_probe}"]:
+        typer.echo(line)
+
+
 @app.command()
 def train(
     data: DataOpt = Path("data/raw/demo"),
@@ -258,26 +283,14 @@ def train(
     """
     from rich.console import Console
 
-    from churn.pipelines.static_eval import holdout_lines
-    from churn.pipelines.summary import static_summary_lines, summary_renderables
+    from churn.pipelines.summary import summary_renderables
     from churn.pipelines.train_fixed import run_train_any
-    from churn.pipelines.train_static import STATIC_EXPERIMENT, is_static_dataset, run_train_static
+    from churn.pipelines.train_static import is_static_dataset
     from churn.settings import load_settings
 
     if is_static_dataset(data):
-        static = run_train_static(
-            data,
-            config,
-            experiment=experiment or STATIC_EXPERIMENT,
-            n_splits=cv_folds,
-            n_repeats=cv_repeats,
-            progress=True,
-            accept_leak_risk=tuple(accept_leak_risk or ()),
-            tune_trials=tune_trials,
-        )
-        lines = [*static_summary_lines(static), *holdout_lines(static)]
-        for line in [*lines, f"leak probe: {static.leak_probe}"]:
-            typer.echo(line)
+        static = {"n_splits": cv_folds, "n_repeats": cv_repeats, "tune_trials": tune_trials}
+        _train_static(data, config, experiment, tuple(accept_leak_risk or ()), static)
         return
     report = run_train_any(
         data,
@@ -536,6 +549,100 @@ def catalogue(
         for row in frame[shown].itertuples(index=False):
             table.add_row(*(_markup(v) for v in row))
         console.print(table)
+
+
+# --- Closing the loop (issue 14): plays recorded, their measured effect -----------------------
+
+
+@app.command()
+def record(
+    data: DataOpt = Path("data/raw/demo"),
+    sources: Annotated[
+        list[Path],
+        typer.Option(
+            "--from",
+            help="Returned owner workbook (.xlsx with a Status column) or CSV with the actions "
+            "table's columns; repeat for several.",
+        ),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML (its playbook names the plays).")
+    ] = None,
+) -> None:
+    """Record the plays the account teams ran (status, outcome) into the dataset's actions table."""
+    from churn.pipelines.record import run_record
+
+    result = run_record(data, list(sources), config=config)
+    for source, n in result.read.items():
+        typer.echo(f"  {source}: {n} play(s) read")
+    if not (result.added or result.changed):
+        typer.echo(f"Nothing new: {result.path} already holds these {result.total} play(s).")
+        return
+    typer.echo(
+        f"Recorded {result.added} new and {result.changed} changed play(s) in {result.path} "
+        f"({result.total} in all)."
+    )
+
+
+@app.command()
+def impact(
+    data: DataOpt = Path("data/raw/demo"),
+    weeks: Annotated[
+        Path, typer.Option("--weeks", help="Root of the week folders written by `churn score`.")
+    ] = Path("data/at_risk"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write (impact.html, impact.json).")
+    ] = Path("data/impact"),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
+    ] = None,
+) -> None:
+    """Measure what the plays achieved: churn and ARR retained of treated vs control customers."""
+    from churn.pipelines.impact import run_impact
+
+    result = run_impact(data, weeks=weeks, out=out, config=config)
+    report = result.report
+    o = report["overall"]
+    typer.echo(
+        f"{len(report['matured_weeks'])} of {report['weeks']} weeks past their horizon; "
+        f"{o['treated']['customers']} treated and {o['control']['customers']} control customers"
+    )
+    d = o["difference"]
+    if d["estimate"] is not None:
+        typer.echo(
+            f"  churn {100 * o['treated']['churn_rate']:.1f}% treated vs "
+            f"{100 * o['control']['churn_rate']:.1f}% control: difference "
+            f"{100 * d['estimate']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]"
+        )
+    truth = report.get("truth")
+    if truth:
+        typer.echo(
+            f"  simulator's true effect: {100 * truth['mean_effect_on_churn']:+.1f} points "
+            f"over {truth['customers']} listed customers"
+        )
+    typer.echo(f"  {o['verdict']}")
+    typer.echo(f"Wrote {result.folder}/impact.html and impact.json")
+
+
+@app.command("simulate-plays")
+def simulate_plays(
+    data: DataOpt = Path("data/raw/demo"),
+    weeks: Annotated[
+        Path, typer.Option("--weeks", help="Root of the week folders written by `churn score`.")
+    ] = Path("data/at_risk"),
+    compliance: Annotated[
+        float, typer.Option("--compliance", min=0.0, max=1.0, help="Share of plays owners run.")
+    ] = 0.7,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the plays.")] = 0,
+) -> None:
+    """Simulated data only: owners run the sent customers' plays; the true effects are kept."""
+    from churn.pipelines.simulate_plays import run_simulate_plays
+
+    s = run_simulate_plays(data, weeks, compliance=compliance, seed=seed)
+    typer.echo(
+        f"{s['treated']} customers sent, {s['complied']} plays run, {s['saved_or_lost']} outcomes "
+        f"changed; true mean effect {100 * s['mean_true_effect']:+.1f} points of churn"
+    )
 
 
 def main() -> None:

@@ -338,3 +338,32 @@ def contract_markdown() -> str:
             lines.append("| *any other* | number | no | A usage metric (non-negative). |")
         lines.append("")
     return "\n".join(lines)
+
+
+# --- Optional table: plays recorded (issue 14) ------------------------------------------------
+# Declared apart from SPECS/TABLE_NAMES: the dataset loader does not read it; ``churn record``
+# writes it (``<dataset folder>/actions.csv``) and ``churn.actions`` reads and validates it.
+
+#: A play's status: planned, under way, finished, or decided against / not reached.
+ACTION_STATUSES: tuple[str, ...] = ("planned", "in progress", "done", "not done")
+#: Statuses of a play that is still running (the customer is marked as such on the list).
+ACTION_OPEN_STATUSES: tuple[str, ...] = ("planned", "in progress")
+
+ACTIONS = TableSpec(
+    name="actions",
+    description=(
+        "Retention plays run by the account teams, one row per customer, play and start date: "
+        "written by `churn record` from the owners' returned workbooks or a CSV."
+    ),
+    columns=(
+        Column("customer_id", "id", True, "Customer the play was run for."),
+        Column("play", "string", True, "The play, as the playbook names it."),
+        Column("owner", "string", False, "Who ran it (the account owner by default)."),
+        Column("started_at", "datetime", True, "When the play started."),
+        Column("status", "string", True, "planned, in progress, done or not done."),
+        Column("outcome", "string", False, "Free text: how it ended (saved, lost, renewed ...)."),
+        Column("closed_at", "datetime", False, "When it ended; not before started_at."),
+        Column("note", "string", False, "Free-text note."),
+    ),
+    required=False,
+)

@@ -290,6 +290,54 @@ class MonitoringSettings(_Section):
     seed: Whole = 0
 
 
+# --- Closing the loop (issue 14): alerts, the control group and the measured effect ------------
+
+
+class AlertSettings(_Section):
+    """Weekly alerts: events that need a follow-up within days, whatever the model's rank."""
+
+    _section: ClassVar[str] = "alerts"
+
+    detractor_days: Positive = 14
+    """A detractor answer (NPS 0-6) given and recorded in the last this many days is an alert."""
+    open_days: Positive = 7
+    """A ticket of ``open_categories`` still open this many days after it was opened is one."""
+    open_categories: tuple[Text, ...] = ("complaint", "incident")
+    """Interaction categories whose open tickets raise an alert."""
+    usage_metric: Text | None = None
+    """Usage metric of the usage-drop alert; empty = the dataset's first usage metric."""
+    usage_recent_days: Positive = 28
+    """Recent window of the usage-drop alert (usage periods ending in the last this many days)."""
+    usage_baseline_days: Positive = 84
+    """Baseline window, just before the recent one."""
+    usage_drop_share: Annotated[float, Strict(), Field(gt=0, le=1)] = 0.5
+    """Alert when recent usage per period fell by at least this share (0.5 = halved) of the
+    baseline's."""
+    usage_min_baseline: Annotated[float, Strict(), Field(ge=0)] = 1.0
+    """Baseline usage per period below this raises no usage-drop alert (too little to drop)."""
+    renewal_days: Positive = 60
+    """A renewal within this many days of as_of is an alert for an at-risk customer ..."""
+    renewal_tiers: tuple[Text, ...] = ("high",)
+    """... one whose risk tier is one of these."""
+    due_days: Positive = 3
+    """Each alert is due this many days after as_of."""
+
+
+class ControlSettings(_Section):
+    """The control group held out of each week's list, and ``churn impact``."""
+
+    _section: ClassVar[str] = "control"
+
+    share: Annotated[float, Strict(), Field(ge=0, lt=1)] = 0.10
+    """Share of the listed customers held out each week (0 = no control group)."""
+    seed: Whole = 0
+    """Mixed with the week's as_of into the draw: the same week gives the same control group."""
+    min_customers: Positive = 30
+    """``churn impact`` says "too little data" below this many customers in either arm."""
+    bootstrap_resamples: NonNegative = 1000
+    """Customer-level bootstrap resamples for the ARR-retained intervals."""
+
+
 class Settings(_Section):
     """All run settings: one section per stage."""
 
@@ -297,6 +345,8 @@ class Settings(_Section):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
 
     @field_validator("snapshots", "training", "scoring", mode="before")
     @classmethod
@@ -304,7 +354,7 @@ class Settings(_Section):
         # `training:` with nothing under it is YAML's None: the defaults, as before.
         return {} if value is None else value
 
-    @field_validator("monitoring", mode="before")
+    @field_validator("monitoring", "alerts", "control", mode="before")
     @classmethod
     def _empty_monitoring_is_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -319,6 +369,8 @@ _SECTIONS: dict[str, type[_Section]] = {
     "training": TrainingSettings,
     "scoring": ScoringSettings,
     "monitoring": MonitoringSettings,
+    "alerts": AlertSettings,
+    "control": ControlSettings,
 }
 
 

@@ -56,3 +56,35 @@ def test_scoring_a_week_builds_its_spine_once(week, tmp_path, monkeypatch):
     result = score_week(tables, model, as_of, Settings(), tmp_path)
     assert len(calls) == 1
     assert result.headline["active"] == result.headline["scored"] + result.headline["excluded"]
+
+
+def test_the_control_group_is_held_out_of_everything_sent(week, tmp_path):
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    from churn.pipelines.score import score_week
+    from churn.settings import settings_from_dict
+
+    tables, model, as_of = week
+    settings = settings_from_dict({"scoring": {"list_size": 60}, "control": {"share": 0.2}})
+    folder = score_week(tables, model, as_of, settings, tmp_path).folder
+    control = pd.read_csv(folder / "control.csv", dtype={"customer_id": str})
+    sent = pd.read_csv(folder / "at_risk.csv", dtype={"customer_id": str})
+    assert len(control) >= 10 and not set(control["customer_id"]) & set(sent["customer_id"])
+    in_workbooks = set()
+    for book in (folder / "owners").glob("*.xlsx"):
+        ws = load_workbook(io.BytesIO(book.read_bytes())).worksheets[0]
+        in_workbooks |= {str(c.value) for c in ws["B"]}
+    assert in_workbooks and not set(control["customer_id"]) & in_workbooks
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["counts"]["control"] == len(control)
+    assert manifest["counts"]["alerts"] == len(pd.read_csv(folder / "alerts.csv"))
+    # The same week scored again draws the same control group.
+    again = score_week(tables, model, as_of, settings, tmp_path / "again").folder
+    assert (again / "control.csv").read_bytes() == (folder / "control.csv").read_bytes()
+    # No control group: nothing held out, the whole list is sent.
+    none = settings_from_dict({"scoring": {"list_size": 60}, "control": {"share": 0.0}})
+    whole = score_week(tables, model, as_of, none, tmp_path / "none").folder
+    assert len(pd.read_csv(whole / "at_risk.csv")) == len(sent) + len(control)

@@ -90,6 +90,20 @@ DEFAULTS = {
         "bootstrap_resamples": 500,
         "seed": 0,
     },
+    "alerts": {
+        "detractor_days": 14,
+        "open_days": 7,
+        "open_categories": ("complaint", "incident"),
+        "usage_metric": None,
+        "usage_recent_days": 28,
+        "usage_baseline_days": 84,
+        "usage_drop_share": 0.5,
+        "usage_min_baseline": 1.0,
+        "renewal_days": 60,
+        "renewal_tiers": ("high",),
+        "due_days": 3,
+    },
+    "control": {"share": 0.1, "seed": 0, "min_customers": 30, "bootstrap_resamples": 1000},
 }
 
 
@@ -304,7 +318,14 @@ def test_a_wrong_type_in_the_config_exits_2_naming_key_and_value(tmp_path, monke
 def test_config_schema_prints_the_settings_schema(monkeypatch, capsys):
     assert run_cli(monkeypatch, "config-schema", "settings") == 0
     schema = json.loads(capsys.readouterr().out)
-    assert set(schema["properties"]) == {"snapshots", "training", "scoring", "monitoring"}
+    assert set(schema["properties"]) == {
+        "snapshots",
+        "training",
+        "scoring",
+        "monitoring",
+        "alerts",
+        "control",
+    }
     snapshots = schema["$defs"]["SnapshotSettings"]
     assert snapshots["additionalProperties"] is False
     assert snapshots["properties"]["horizon_days"]["type"] == "integer"

@@ -29,6 +29,7 @@ import pandas as pd
 
 from churn.outputs.display import list_rule, tier_bands
 from churn.outputs.excel import render_workbook
+from churn.outputs.loop import loop_counts, loop_files
 from churn.outputs.report import drivers_png, headline, render_report
 from churn.outputs.tables import (
     list_frame,
@@ -67,6 +68,10 @@ class WeekData:
     tier_bands: tuple[tuple[str, float], ...] = ()
     #: Customers per recommended play on the list (``churn.scoring.play_mix``).
     play_mix: Mapping[str, int] = field(default_factory=dict)
+    # Closing the loop (issue 14): the week's alerts (churn.alerts.week_alerts) and the control
+    # group held out of what is sent (churn.control.draw_control). Empty: no file, counts 0.
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    control: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_week_files(week: WeekData) -> dict[str, bytes]:
@@ -102,6 +107,7 @@ def build_week_files(week: WeekData) -> dict[str, bytes]:
             tier_bands=tier_bands(week),
         )
 
+    files.update(loop_files(week))
     png = drivers_png(week.drivers, week.families) if len(week.drivers) and week.drivers_n else None
     files["report.html"] = render_report(week, png)
     files["manifest.json"] = render_manifest(week, files, names)
@@ -133,6 +139,7 @@ def render_manifest(
             "down": h["down"],
             "dropped_off": h["dropped_off"],
             "dropped_off_by_why": dropped_counts(week.dropped),
+            **loop_counts(week),
         },
         "list_rule": week.list_rule,
         "tier_bands": [[name, _jsonable(bound)] for name, bound in week.tier_bands],

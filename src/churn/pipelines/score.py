@@ -20,6 +20,7 @@ import pandas as pd
 
 from churn._progress import progress_bar
 from churn.contract import Tables
+from churn.pipelines.loop import close_the_loop
 from churn.pipelines.week import check_week, score_scorable, week_data
 from churn.pipelines.week_context import list_in_context
 from churn.scoring_date import parse_as_of
@@ -64,10 +65,9 @@ def score_week(
         The snapshot instant; must not be after the data's extraction date.
     settings
         Run settings; ``settings.scoring`` cuts the list.
-    out_root
-        Root of the week folders; the previous week's list is read from here too.
-    progress
-        Show a rich progress bar over the steps.
+    out_root, progress
+        Root of the week folders (the previous week's list is read from here too); whether
+        to show a rich progress bar over the steps.
     """
     from churn import dataset
     from churn.outputs import (
@@ -104,13 +104,15 @@ def score_week(
         parts = {"listed": listed, "scores": scores, "excluded": excluded, "active": len(active)}
         parts.update(contributions=contributions, families=families, dropped=dropped)
         week = week_data(tables, model, as_of, horizon, scoring, parts, previous)
+        # Issue 14: the week's alerts, and its control group held out of what is sent.
+        week = close_the_loop(tables, settings, week)
         files = build_week_files(week)
         folder = write_week_atomically(files, week_folder(out_root, as_of))
     return ScoreResult(
         folder=folder,
         as_of=as_of,
         headline=headline(week),
-        at_risk=listed,
+        at_risk=week.at_risk,
         excluded=excluded,
         files=tuple(sorted(files)),
     )
