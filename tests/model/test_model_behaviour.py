@@ -58,7 +58,11 @@ def _assert_raises_risk(delta: np.ndarray) -> None:
     # On average and for most customers; trees are step functions, so some rows sit on a
     # flat part of the response and do not move.
     assert delta.mean() > 0, f"mean change in risk {delta.mean():.4f}"
-    assert (delta > 0).mean() > (delta < 0).mean(), "more customers got safer than riskier"
+    # A move below a millionth of a probability point is float noise from the calibrator's
+    # arithmetic, not a customer getting safer or riskier.
+    moved = np.abs(delta) > 1e-6
+    riskier, safer = (moved & (delta > 0)).mean(), (moved & (delta < 0)).mean()
+    assert riskier > safer, f"more customers got safer ({safer:.1%}) than riskier ({riskier:.1%})"
 
 
 def test_a_detractor_nps_raises_risk(trained):

@@ -87,7 +87,7 @@ def list_rule_text(settings: ScoringSettings) -> str:
     )
     tiers = ", then ".join(name for name, _ in settings.tiers)
     return (
-        f"The list: customers with a churn probability of {_pct(settings.min_probability)} or "
+        f"Customers with a churn probability of {_pct(settings.min_probability)} or "
         f"more (as shown), {limit}. Places go by risk tier first ({tiers}), then by {order}, so "
         "no lower-tier customer takes a place while a higher-tier customer of the same owner "
         f"waits. Tiers: {tier_bands_text(settings.tiers)}."
