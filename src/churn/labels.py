@@ -40,7 +40,7 @@ import pandas as pd
 
 from churn.contract import USAGE_PERIODS, Tables
 from churn.errors import ChurnError
-from churn.features import activity_columns
+from churn.features import activity_columns, usage_visible_from
 from churn.spine import customers_index
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,9 @@ def activity_events(tables: Tables) -> pd.DataFrame:
     pandas.DataFrame
         One row per activity: ``customer_id`` (str); ``t``, the instant it is dated at (a usage
         period's end); ``since``, the earliest instant it may have happened (a usage period's
-        start, else ``t``); ``known``, ``max(t, recorded_at)``: it counts at ``as_of`` only
-        when ``known < as_of``.
+        start, else ``t``); ``known``, ``max(t, recorded_at)`` (a usage period: its end as
+        ``churn.features.usage_visible_from`` has it, so known at an ``as_of`` equal to its end):
+        it counts at ``as_of`` only when ``known < as_of``.
     """
     parts = []
     inter = tables.interactions
@@ -79,6 +80,12 @@ def activity_events(tables: Tables) -> pd.DataFrame:
         start = pd.to_datetime(usage["date"])
         end = start + USAGE_PERIODS[tables.usage_period]
         rows = _events(usage["customer_id"], end, start, _recorded(usage, end))
+        # Known as the features know it (one rule, churn.features.usage_visible_from): the week
+        # ending at a Monday as_of is known that Monday, so the spine counts it as activity
+        # before as_of exactly when the features see it.
+        rec = usage["recorded_at"] if "recorded_at" in usage else pd.Series(pd.NaT, usage.index)
+        known = usage_visible_from(end, pd.to_datetime(rec))
+        rows["known"] = known.to_numpy().astype("datetime64[ns]")
         parts.append(rows[active.to_numpy()])
     if not parts:
         none = pd.Series([], dtype="datetime64[ns]")

@@ -357,3 +357,55 @@ def test_cutting_the_data_at_as_of_changes_nothing_at_as_of_for_inactivity_churn
 @given(tables=datasets("date"))
 def test_cutting_the_data_at_as_of_changes_nothing_at_as_of_for_churn_by_date(tables):
     assert_cut_changes_nothing(tables)
+
+
+def test_the_spine_counts_the_usage_week_ending_at_as_of_as_the_features_do():
+    """One freshness rule: a usage week ending exactly at a Monday as_of is activity known
+    before it for the spine (active) exactly as it is visible to the features."""
+    import pandas as pd
+
+    from churn.features import usage_visible_from
+    from churn.labels import activity_events
+
+    as_of = pd.Timestamp("2024-03-04")
+    end = pd.Series([as_of, as_of + pd.Timedelta(days=1)])
+    visible = usage_visible_from(end, pd.Series([pd.NaT, pd.NaT])) < as_of
+    assert visible.tolist() == [True, False]
+    tables = _one_usage_week_tables("2024-02-26")  # the week [02-26, 03-04)
+    known = activity_events(tables)["known"]
+    assert (known < as_of).all()
+    tables = _one_usage_week_tables("2024-02-27")  # ends a day after as_of
+    assert not (activity_events(tables)["known"] < as_of).any()
+
+
+def _one_usage_week_tables(week_start: str):
+    import pandas as pd
+
+    from churn.contract import Tables
+
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a"],
+            "signup_date": [pd.Timestamp("2024-01-01")],
+            "churn_date": [pd.NaT],
+        }
+    )
+    usage = pd.DataFrame(
+        {
+            "customer_id": ["a"],
+            "date": [pd.Timestamp(week_start)],
+            "logins": [3.0],
+            "recorded_at": [pd.NaT],
+        }
+    )
+    empty = pd.DataFrame({"customer_id": pd.Series([], dtype=str)})
+    return Tables(
+        customers=customers,
+        interactions=empty.assign(timestamp=pd.Series([], dtype="datetime64[ns]")),
+        nps=empty.assign(
+            timestamp=pd.Series([], dtype="datetime64[ns]"), score=pd.Series([], dtype=float)
+        ),
+        usage=usage,
+        extraction_date=pd.Timestamp("2024-06-01"),
+        usage_metrics=("logins",),
+    )

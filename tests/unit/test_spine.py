@@ -180,9 +180,10 @@ def test_scoring_uses_the_same_spine_rule_as_training_for_inactivity_churn():
         expected = training.loc[training["as_of"] == week, "customer_id"].tolist()
         assert scoring_spine(tables, week)["customer_id"].tolist() == expected
     # b signed up 01-08 and was silent 28 days on 02-05 (churned); their week [02-05, 02-12)
-    # counts from 02-19 (known at its end, 02-12, so not before it), for 28 days.
+    # counts from 02-12 (known at its end, as the features see it: usage_visible_from), dated
+    # at its end, for 28 days.
     b = training.loc[training["customer_id"] == "b", "as_of"]
-    assert b.tolist() == [T("2024-02-19"), T("2024-02-26"), T("2024-03-04")]
+    assert b.tolist() == [T("2024-02-12"), T("2024-02-19"), T("2024-02-26"), T("2024-03-04")]
 
 
 def test_churn_by_date_spine_is_the_churn_date_rule():
