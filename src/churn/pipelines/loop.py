@@ -31,4 +31,7 @@ def close_the_loop(tables: Tables, settings: Settings, week: Any) -> Any:
         len(control),
         len(listed),
     )
-    return dataclasses.replace(week, at_risk=sent, alerts=alerts, control=control)
+    share = settings.control.share
+    return dataclasses.replace(
+        week, at_risk=sent, alerts=alerts, control=control, control_share=share
+    )
