@@ -26,6 +26,8 @@ from churn.errors import ChurnError
 
 ACTION_COLUMNS = [c.name for c in ACTIONS.columns]
 KEY = ["customer_id", "play", "started_at"]
+#: Suggested outcomes (the owner workbook's dropdown); the column stays free text.
+ACTION_OUTCOMES: tuple[str, ...] = ("saved", "renewed", "downgraded", "lost", "no answer")
 _TEXT = ["owner", "outcome", "note"]
 _DATES = ["started_at", "closed_at"]
 #: Workbook headers (lower case) -> actions columns. The list's own headers come first.

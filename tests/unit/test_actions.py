@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import pandas as pd
 import pytest
@@ -210,10 +211,11 @@ def test_churn_record_reads_a_returned_owner_workbook(tmp_path, monkeypatch, cap
         io.BytesIO(render_workbook(rows, "Ann Lee", pd.Timestamp("2024-05-06"), 3, "#,##0"))
     )
     ws = book["At risk"]
-    n = ws.max_column
-    ws.cell(row=1, column=n + 1, value="Status")
-    ws.cell(row=1, column=n + 2, value="Outcome")
-    ws.cell(row=2, column=n + 1, value="in progress")  # c2 left blank: not worked yet
+    # The generated workbook carries the columns churn record reads back, with dropdowns.
+    col = {c.value: c.column for c in ws[1]}
+    assert {"Status", "Outcome", "Started", "Closed", "Note"} <= set(col)
+    ws.cell(row=2, column=col["Status"], value="in progress")  # c2 left blank: not worked yet
+    ws.cell(row=2, column=col["Note"], value="called the CFO")
     path = tmp_path / "ann-lee.xlsx"
     book.save(path)
     assert _run(monkeypatch, "record", "--data", str(data), "--from", str(path)) == 0
@@ -221,3 +223,14 @@ def test_churn_record_reads_a_returned_owner_workbook(tmp_path, monkeypatch, cap
     table = pd.read_csv(data / "actions.csv", dtype=str)
     assert table.loc[0, "customer_id"] == "c1" and table.loc[0, "owner"] == "Ann Lee"
     assert table.loc[0, "play"] == ESCALATE and table.loc[0, "started_at"].startswith("2024-05-06")
+    assert table.loc[0, "note"] == "called the CFO" and len(table) == 1
+    # Returned again with the play done: the same play (same start) is changed, not added.
+    ws.cell(row=2, column=col["Status"], value="done")
+    ws.cell(row=2, column=col["Outcome"], value="saved")
+    ws.cell(row=2, column=col["Closed"], value=datetime(2024, 5, 20))
+    book.save(path)
+    assert _run(monkeypatch, "record", "--data", str(data), "--from", str(path)) == 0
+    assert "0 new and 1 changed" in capsys.readouterr().out
+    table = pd.read_csv(data / "actions.csv", dtype=str)
+    assert len(table) == 1 and table.loc[0, "status"] == "done"
+    assert table.loc[0, "outcome"] == "saved" and table.loc[0, "closed_at"].startswith("2024-05-20")

@@ -250,9 +250,15 @@ def test_a_ten_row_workbook_fits_one_a4_landscape_page():
 
 
 def _letters(ws):
-    from openpyxl.utils import get_column_letter
+    """The printed columns: the print area's when set (the fill-in columns are not printed)."""
+    from openpyxl.utils import column_index_from_string, get_column_letter
 
-    return [get_column_letter(j) for j in range(1, ws.max_column + 1)]
+    last = ws.max_column
+    if ws.print_area:
+        last = column_index_from_string(
+            ws.print_area.split(":")[-1].lstrip("$").rstrip("0123456789$")
+        )
+    return [get_column_letter(j) for j in range(1, last + 1)]
 
 
 def test_workbook_shows_voice_what_changed_and_trend_values_beside_the_reasons(files):
@@ -288,3 +294,76 @@ def test_workbook_neutralises_formulas_in_the_summary_too():
     (name,) = [p for p in files if p.startswith("owners/")]
     cells = {r[0]: r[1] for r in _book(files, name)["Summary"].iter_rows(values_only=True)}
     assert cells["Owner"] == "'" + EVIL
+
+
+# ------------------------------------------------------------------ closing the loop (issue 14)
+
+
+def _alerts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["C000", "C777"],
+            "name": ["Customer 0", "Bob's <i>Big</i> Co"],
+            "account_owner": ["Ann", "Bob"],
+            "kind": ["detractor", "open_ticket"],
+            "detail": ['Answered 2/10 to the NPS survey on 2025-05-30: "slow"', "Complaint open"],
+            "event_date": [pd.Timestamp("2025-05-30"), pd.Timestamp("2025-05-20")],
+            "due_date": [AS_OF + pd.Timedelta(days=7)] * 2,
+        }
+    )
+
+
+def _loop_week() -> WeekData:
+    at_risk = _at_risk().assign(
+        play_status=["in progress", None, None, None],
+        play_started_at=[pd.Timestamp("2025-05-12"), pd.NaT, pd.NaT, pd.NaT],
+    )
+    at_risk.loc[0, "change"] = "in play"
+    control = pd.DataFrame({"customer_id": ["C500"], "rank": [3], "stratum": ["high / Ann"]})
+    return _week(at_risk, alerts=_alerts(), control=control, control_share=0.1)
+
+
+def test_page_lists_the_alerts_first_and_says_how_many_were_held_out():
+    html = build_week_files(_loop_week())["report.html"].decode()
+    assert html.index('id="alerts"') < html.index("<h2>The list</h2>")
+    assert "detractor" in html and "open ticket" in html and "2025-06-09" in html
+    assert "Bob&#39;s &lt;i&gt;Big&lt;/i&gt; Co" in html  # escaped like every name
+    assert "1 of the 5 listed customers (10% drawn at random" in html
+    assert "play in progress since 2025-05-12" in html and "change-in-play" in html
+
+
+def test_page_without_a_control_draw_has_no_control_sentence(files):
+    assert "Control group:" not in files["report.html"].decode()
+    html = build_week_files(_week(control_share=0.0))["report.html"].decode()
+    assert "No control group this week" in html
+
+
+def test_workbook_has_the_owners_alerts_after_the_summary():
+    wb = _book(build_week_files(_loop_week()))
+    assert wb.sheetnames == ["Summary", "Alerts", "At risk"]
+    rows = [r for r in wb["Alerts"].iter_rows(min_row=4, values_only=True)]
+    assert [r[1] for r in rows] == ["C000"]  # Bob's alert is not in Ann's workbook
+    assert rows[0][0] == "detractor" and rows[0][3].startswith("Answered 2/10")
+    assert rows[0][5].date() == pd.Timestamp("2025-06-09").date()
+
+
+def test_workbook_has_status_and_outcome_dropdowns_and_marks_open_plays():
+    from churn.actions import ACTION_OUTCOMES
+    from churn.contract import ACTION_STATUSES
+
+    ws = _book(build_week_files(_loop_week()))["At risk"]
+    header = [c.value for c in ws[1]]
+    assert header[-5:] == ["Status", "Outcome", "Started", "Closed", "Note"]
+    lists = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
+    status = ws.cell(1, header.index("Status") + 1).column_letter
+    outcome = ws.cell(1, header.index("Outcome") + 1).column_letter
+    assert lists[f"{status}2:{status}5"].formula1 == '"' + ",".join(ACTION_STATUSES) + '"'
+    assert lists[f"{status}2:{status}5"].showErrorMessage  # an unknown status is refused
+    assert lists[f"{outcome}2:{outcome}5"].formula1 == '"' + ",".join(ACTION_OUTCOMES) + '"'
+    assert not lists[f"{outcome}2:{outcome}5"].showErrorMessage  # free text allowed
+    marker = header.index("Play in progress") + 1
+    assert ws.cell(2, marker).value == "in progress since 2025-05-12"
+    assert ws.cell(2, header.index("Started") + 1).value.date().isoformat() == "2025-05-12"
+    assert (
+        ws.cell(3, marker).value is None and ws.cell(3, header.index("Started") + 1).value is None
+    )

@@ -9,6 +9,8 @@ import pytest
 from churn.modeling import Calibrator, ChurnModel
 
 pytestmark = pytest.mark.slow
+#: The tiny model's probabilities are low: list by rank alone (no floor, no owner capacity).
+LIST_ALL = {"min_probability": 0.0, "capacity_per_owner": None}
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +70,16 @@ def test_the_control_group_is_held_out_of_everything_sent(week, tmp_path):
     from churn.settings import settings_from_dict
 
     tables, model, as_of = week
-    settings = settings_from_dict({"scoring": {"list_size": 60}, "control": {"share": 0.2}})
+    settings = settings_from_dict(
+        {"scoring": LIST_ALL | {"list_size": 60}, "control": {"share": 0.2}}
+    )
     folder = score_week(tables, model, as_of, settings, tmp_path).folder
     control = pd.read_csv(folder / "control.csv", dtype={"customer_id": str})
     sent = pd.read_csv(folder / "at_risk.csv", dtype={"customer_id": str})
     assert len(control) >= 10 and not set(control["customer_id"]) & set(sent["customer_id"])
     in_workbooks = set()
     for book in (folder / "owners").glob("*.xlsx"):
-        ws = load_workbook(io.BytesIO(book.read_bytes())).worksheets[0]
+        ws = load_workbook(io.BytesIO(book.read_bytes()))["At risk"]
         in_workbooks |= {str(c.value) for c in ws["B"]}
     assert in_workbooks and not set(control["customer_id"]) & in_workbooks
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -85,6 +89,55 @@ def test_the_control_group_is_held_out_of_everything_sent(week, tmp_path):
     again = score_week(tables, model, as_of, settings, tmp_path / "again").folder
     assert (again / "control.csv").read_bytes() == (folder / "control.csv").read_bytes()
     # No control group: nothing held out, the whole list is sent.
-    none = settings_from_dict({"scoring": {"list_size": 60}, "control": {"share": 0.0}})
+    none = settings_from_dict({"scoring": LIST_ALL | {"list_size": 60}, "control": {"share": 0.0}})
     whole = score_week(tables, model, as_of, none, tmp_path / "none").folder
     assert len(pd.read_csv(whole / "at_risk.csv")) == len(sent) + len(control)
+
+
+def test_an_open_play_is_marked_on_the_list_and_not_sent_as_new(week, tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    from churn.pipelines.score import score_week
+    from churn.settings import settings_from_dict
+
+    tables, model, as_of = week
+    settings = settings_from_dict(
+        {"scoring": LIST_ALL | {"list_size": 40}, "control": {"share": 0.0}}
+    )
+    first = pd.read_csv(
+        score_week(tables, model, as_of, settings, tmp_path / "a").folder / "at_risk.csv"
+    )
+    assert (first["change"] == "new").all()  # no earlier week: everyone is new
+    worked, closed = str(first.loc[0, "customer_id"]), str(first.loc[1, "customer_id"])
+    started = as_of - pd.Timedelta(days=10)
+    actions = pd.DataFrame(
+        {
+            "customer_id": [worked, closed],
+            "play": ["Call", "Call"],
+            "owner": [None, None],
+            "started_at": [started, started],
+            "status": ["in progress", "done"],
+            "outcome": [None, "saved"],
+            "closed_at": [pd.NaT, as_of - pd.Timedelta(days=3)],
+            "note": [None, None],
+        }
+    ).astype({"started_at": "datetime64[ns]", "closed_at": "datetime64[ns]"})
+    result = score_week(tables, model, as_of, settings, tmp_path / "b", actions=actions)
+    listed = pd.read_csv(result.folder / "at_risk.csv", dtype={"customer_id": str})
+    row = listed.set_index("customer_id")
+    assert (
+        row.loc[worked, "change"] == "in play" and row.loc[worked, "play_status"] == "in progress"
+    )
+    assert row.loc[closed, "change"] == "new" and pd.isna(row.loc[closed, "play_status"])
+    assert result.headline["new"] == len(listed) - 1
+    html = (result.folder / "report.html").read_text()
+    assert f"play in progress since {started.date()}" in html
+    markers = []
+    for book in (result.folder / "owners").glob("*.xlsx"):
+        ws = load_workbook(io.BytesIO(book.read_bytes()))["At risk"]
+        head = [c.value for c in ws[1]]
+        col = head.index("Play in progress")
+        markers += [r[col] for r in ws.iter_rows(min_row=2, values_only=True) if r[col]]
+    assert markers == [f"in progress since {started.date()}"]

@@ -240,3 +240,13 @@ def owner_summaries(at_risk: pd.DataFrame, top_tier: str | None) -> list[dict[st
             }
         )
     return out
+
+
+def play_marker(row: Mapping[str, Any]) -> str:
+    """ "in progress since 2024-05-06" for a customer with an open play, else ""."""
+    status = row.get("play_status")
+    if missing(status) or not str(status).strip():
+        return ""
+    started = row.get("play_started_at")
+    since = "" if missing(started) else f" since {pd.Timestamp(started).date().isoformat()}"
+    return f"{status}{since}"

@@ -27,6 +27,7 @@ from churn.outputs.display import (
     missing,
     nps_voice,
     owner_summaries,
+    play_marker,
     reasons,
     tier_band_texts,
     trend_text,
@@ -55,9 +56,19 @@ _EXCEL_COLUMNS: list[tuple[str, str, int, str | None]] = [
     ("recommended_play", "Recommended play", 24, None),
     ("change", "Since last week", 9, None),
     ("probability_change", "Probability change (points)", 10, "pts"),
+    ("play_marker", "Play in progress", 14, None),
+    # For the owner to fill in and return (``churn record`` reads these headers back): only
+    # rows with a Status are recorded; Started defaults to the week, or the open play's start.
+    ("status", "Status", 12, None),
+    ("outcome", "Outcome", 12, None),
+    ("started_at", "Started", 11, "date"),
+    ("closed_at", "Closed", 11, "date"),
+    ("note", "Note", 30, None),
 ]
+#: The printed columns (the list itself, up to the probability change; see ``render_workbook``).
+_PRINTED = [c[0] for c in _EXCEL_COLUMNS].index("probability_change") + 1
 #: Columns whose text wraps (the others are short).
-_WRAPPED = ("name", "reasons", "voice", "what_changed", "trend", "recommended_play")
+_WRAPPED = ("name", "reasons", "voice", "what_changed", "trend", "recommended_play", "note")
 #: The columns frozen on screen: rank, customer ID and name stay while scrolling right.
 _FREEZE = "D2"
 
@@ -78,8 +89,12 @@ def render_workbook(
     *,
     list_rule: str = "",
     tier_bands: Sequence[tuple[str, float]] = (),
+    alerts: pd.DataFrame | None = None,
 ) -> bytes:
     """One owner's workbook: a summary front sheet, then the list; deterministic bytes.
+
+    ``alerts`` (the owner's rows of ``churn.alerts.ALERT_COLUMNS``), when given, is an "Alerts"
+    sheet right after the summary, before the list: what needs a follow-up within days.
 
     ``list_rule`` (a sentence) and ``tier_bands`` ((tier, lower bound), highest first) are stated
     on the front sheet, so each workbook says who is on the list and what "high" means.
@@ -96,16 +111,22 @@ def render_workbook(
         "money": currency_format,
         "int": "0",
         "pts": '+0" pts";-0" pts";0" pts"',
+        "date": "yyyy-mm-dd",
     }
     _write_header(ws)
     for i, row in enumerate(rows.to_dict("records"), start=2):
         _write_row(ws, i, row, k, formats)
+    _add_dropdowns(ws, len(rows))
     ws.freeze_panes = _FREEZE
     ws.auto_filter.ref = f"A1:{get_column_letter(len(_EXCEL_COLUMNS))}{max(1, len(rows) + 1)}"
     ws.sheet_view.zoomScale = 100
     _print_setup(ws, as_of, landscape=True)
     ws.print_title_rows = "1:1"  # the header row on every printed page
+    # The list prints one page wide and readable; the columns to fill in stay on screen.
+    ws.print_area = f"A1:{get_column_letter(_PRINTED)}{max(1, len(rows) + 1)}"
 
+    if alerts is not None:
+        _write_alerts(wb.create_sheet("Alerts", 0), alerts, as_of)
     summary = wb.create_sheet("Summary", 0)
     top = tier_bands[0][0] if tier_bands else "high"
     r = _write_summary(summary, rows, owner, as_of, top, formats["money"])
@@ -183,6 +204,11 @@ def _write_row(ws: Any, i: int, row: Mapping[str, Any], k: int, formats: Mapping
     # A change of probability is in whole percentage points (never shown as "-0 pts").
     change = row.get("probability_change")
     values["probability_change"] = None if missing(change) else round(100 * float(change))
+    values["play_marker"] = play_marker(row)
+    # An open play's start, so that a Status filled in updates that play rather than a new one.
+    values["started_at"] = None if missing(row.get("play_started_at")) else row["play_started_at"]
+    for key in ("status", "outcome", "closed_at", "note"):
+        values[key] = None
     for j, (key, _, _width, fmt) in enumerate(_EXCEL_COLUMNS, start=1):
         value = _cell_value(values.get(key))
         cell = ws.cell(row=i, column=j, value=None if value == "" else value)
@@ -206,6 +232,63 @@ def _write_row(ws: Any, i: int, row: Mapping[str, Any], k: int, formats: Mapping
     ws.row_dimensions[i].height = max(15.0, 15.0 * needed + 3)
 
 
+def _add_dropdowns(ws: Any, n: int) -> None:
+    """Status (one of the statuses) and Outcome (suggested outcomes, or free text) dropdowns."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from churn.actions import ACTION_OUTCOMES
+    from churn.contract import ACTION_STATUSES
+
+    keys = [c[0] for c in _EXCEL_COLUMNS]
+    last = max(2, n + 1)
+    for key, choices, strict in (
+        ("status", ACTION_STATUSES, True),
+        ("outcome", ACTION_OUTCOMES, False),
+    ):
+        dv = DataValidation(
+            type="list",
+            formula1='"' + ",".join(choices) + '"',
+            allow_blank=True,
+            showErrorMessage=strict,
+            errorTitle="Unknown status" if strict else None,
+            error=f"Use one of: {', '.join(choices)}" if strict else None,
+        )
+        col = get_column_letter(keys.index(key) + 1)
+        dv.add(f"{col}2:{col}{last}")
+        ws.add_data_validation(dv)
+
+
+def _write_alerts(ws: Any, alerts: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    """The owner's alerts of the week: kind, customer, what happened, when, and the due date."""
+    from openpyxl.styles import Alignment, Font
+
+    ws.cell(row=1, column=1, value="Alerts: follow up by the due date").font = Font(
+        bold=True, size=14
+    )
+    heads = [("Kind", 12), ("Customer ID", 11), ("Customer", 22), ("What happened", 60)]
+    heads += [("Event date", 11), ("Due date", 11)]
+    for j, (head, width) in enumerate(heads, start=1):
+        ws.cell(row=3, column=j, value=head).font = Font(bold=True)
+        ws.column_dimensions[chr(64 + j)].width = width
+    if not len(alerts):
+        ws.cell(row=4, column=1, value="No alerts for your customers this week.")
+    keys = ["kind", "customer_id", "name", "detail", "event_date", "due_date"]
+    for i, row in enumerate(alerts.to_dict("records"), start=4):
+        for j, key in enumerate(keys, start=1):
+            value = row.get(key)
+            if key == "kind":
+                value = str(value).replace("_", " ")
+            cell = ws.cell(row=i, column=j, value=_cell_value(value))
+            cell.alignment = Alignment(wrap_text=key == "detail", vertical="top")
+            if key.endswith("_date"):
+                cell.number_format = "yyyy-mm-dd"
+        text = str(row.get("detail") or "")
+        ws.row_dimensions[i].height = 15.0 * max(1, math.ceil(len(text) / 66)) + 3
+    ws.freeze_panes = "A4"
+    _print_setup(ws, as_of, landscape=True)
+
+
 _HOW_TO_READ = [
     ("Churn probability", "Calibrated probability of leaving within the model's horizon."),
     ("Revenue at risk", "Churn probability x ARR: the ARR expected to be lost."),
@@ -227,7 +310,14 @@ _HOW_TO_READ = [
     ("Probability, last 8 weeks", "This customer's probability each week, oldest first."),
     (
         "Since last week",
-        "new = not on last week's list; up/down = probability moved by 1 point or more.",
+        "new = not on last week's list; up/down = probability moved by 1 point or more; "
+        "in play = a play recorded for this customer is still open (see Play in progress).",
+    ),
+    (
+        "Status, Outcome, Started, Closed, Note",
+        "Fill these in for the customers you work on (Status: planned, in progress, done or not "
+        "done; Outcome: pick one or type your own) and return the workbook: `churn record` reads "
+        "every row with a Status. Started is the week unless you change it; Closed once done.",
     ),
 ]
 

@@ -25,6 +25,7 @@ from churn.outputs.display import (
     nps_parts,
     nps_voice,
     owner_summaries,
+    play_marker,
     reasons,
     sparkline,
     tier_band_texts,
@@ -178,8 +179,49 @@ def render_report(week: WeekData, drivers_png_bytes: bytes | None) -> bytes:
         else "",
         drivers_n=week.drivers_n,
         excluded=[(str(reason), int(n)) for reason, n in excluded],
+        alerts=_alert_rows(week.alerts) if len(week.alerts.columns) else None,
+        alert_kinds=_ALERT_KINDS_TEXT,
+        control_text=_control_text(week),
     )
     return html.encode("utf-8")
+
+
+_ALERT_KINDS_TEXT = (
+    "a detractor NPS answer, a complaint or incident left open, a sharp usage drop, "
+    "a renewal soon for a customer at high risk"
+)
+
+
+def _alert_rows(alerts: pd.DataFrame) -> list[dict[str, str]]:
+    """The week's alerts as the page shows them (``churn.alerts.ALERT_COLUMNS``), due first."""
+    out = []
+    for r in alerts.to_dict("records"):
+        out.append(
+            {
+                "kind": _text(r.get("kind")).replace("_", " "),
+                "customer_id": _text(r.get("customer_id")),
+                "name": _text(r.get("name")),
+                "owner": owner_label(r.get("account_owner")),
+                "detail": _text(r.get("detail")),
+                "event_date": _date(r.get("event_date")),
+                "due_date": _date(r.get("due_date")),
+            }
+        )
+    return out
+
+
+def _date(x: Any) -> str:
+    return "" if missing(x) else pd.Timestamp(x).date().isoformat()
+
+
+def _control_text(week: WeekData) -> str:
+    """How many listed customers were held out as the control group, and why (or "")."""
+    from churn.control import control_summary
+
+    if week.control_share is None and not len(week.control.columns):
+        return ""
+    listed = len(week.at_risk) + len(week.control)
+    return control_summary(listed, week.control, float(week.control_share or 0.0))
 
 
 #: The page's table columns: header label and how the page's script sorts them.
@@ -263,6 +305,7 @@ def _table_row(r: Mapping[str, Any], k: int, top_tier: str | None) -> dict[str, 
         "play": _text(r.get("recommended_play")),
         "change": change,
         "change_label": change + (f" {moved}" if moved else ""),
+        "play_marker": play_marker(r),
         "change_sort": _num(delta),
     }
 

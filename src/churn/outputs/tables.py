@@ -68,6 +68,10 @@ VOICE_COLUMNS = [
 ]
 
 
+#: A play recorded for the customer and still open at as_of (``churn.actions.mark_play_status``).
+PLAY_COLUMNS = ["play_status", "play_started_at"]
+
+
 def list_columns(k: int) -> list[str]:
     """Every column of at_risk.csv / at_risk.parquet, in order (stable: docs/weekly-list.md)."""
     return (
@@ -77,6 +81,7 @@ def list_columns(k: int) -> list[str]:
         + CHANGE_COLUMNS
         + HISTORY_COLUMNS
         + VOICE_COLUMNS
+        + PLAY_COLUMNS
     )
 
 

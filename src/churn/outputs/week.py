@@ -72,6 +72,8 @@ class WeekData:
     # group held out of what is sent (churn.control.draw_control). Empty: no file, counts 0.
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
     control: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: ``control.share`` the group was drawn with (None: no draw this week, no sentence).
+    control_share: float | None = None
 
 
 def build_week_files(week: WeekData) -> dict[str, bytes]:
@@ -95,6 +97,8 @@ def build_week_files(week: WeekData) -> dict[str, bytes]:
         if len(week.at_risk)
         else pd.Series(dtype=object)
     )
+    alerts = week.alerts if len(week.alerts.columns) else None
+    alert_owners = alerts["account_owner"].map(owner_label) if alerts is not None else None
     for label, file_name in names.items():
         rows = week.at_risk[labels == label]
         files[f"owners/{file_name}"] = render_workbook(
@@ -105,6 +109,7 @@ def build_week_files(week: WeekData) -> dict[str, bytes]:
             week.currency_format,
             list_rule=list_rule(week),
             tier_bands=tier_bands(week),
+            alerts=None if alerts is None else alerts[(alert_owners == label).to_numpy()],
         )
 
     files.update(loop_files(week))

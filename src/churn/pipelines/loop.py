@@ -21,6 +21,7 @@ def close_the_loop(tables: Tables, settings: Settings, week: Any) -> Any:
     """The ``WeekData`` with its alerts and control group, and ``at_risk`` = what is sent."""
     from churn.alerts import week_alerts
     from churn.control import draw_control
+    from churn.scoring import play_mix
 
     alerts = week_alerts(tables, week.as_of, settings.alerts, week.scores)
     listed = week.at_risk
@@ -31,4 +32,13 @@ def close_the_loop(tables: Tables, settings: Settings, week: Any) -> Any:
         len(control),
         len(listed),
     )
-    return dataclasses.replace(week, at_risk=sent, alerts=alerts, control=control)
+    share = settings.control.share
+    # The play mix is what is sent: the control group runs no play.
+    return dataclasses.replace(
+        week,
+        at_risk=sent,
+        alerts=alerts,
+        control=control,
+        control_share=share,
+        play_mix=play_mix(sent),
+    )

@@ -58,18 +58,18 @@ def read_actions(path: Path) -> pd.DataFrame:
 
 
 def _read_workbook(path: Path) -> tuple[pd.DataFrame, str | None, pd.Timestamp | None]:
-    """The "At risk" sheet of a returned workbook, its owner and its week (the About sheet)."""
+    """The "At risk" sheet of a returned workbook, its owner and its week (front sheet)."""
     try:
         book = pd.read_excel(path, sheet_name=None, dtype=object)
+        heads = pd.read_excel(path, sheet_name=None, dtype=object, header=None, nrows=12)
     except Exception as exc:  # a corrupt or foreign file: say which, without a traceback
         raise ChurnError(f"{path}: cannot be read as an Excel workbook ({exc})") from None
     sheet = book.get("At risk", next(iter(book.values())))
-    about = book.get("About")
+    # The front sheet ("Summary"; "About" in older workbooks) has no header row: key | value.
+    front = heads.get("Summary", heads.get("About"))
     notes: dict[str, object] = {}
-    if about is not None and about.shape[1] >= 2:
-        # The About sheet has no header row: its first row was read as the header.
-        rows = [tuple(about.columns[:2]), *about.iloc[:, :2].itertuples(index=False)]
-        notes = {str(k): v for k, v in rows}
+    if front is not None and front.shape[1] >= 2:
+        notes = {str(k): v for k, v in front.iloc[:, :2].itertuples(index=False) if k == k}
     week = notes.get("Week (as_of)")
     as_of = pd.to_datetime(week, errors="coerce") if week is not None else None
     owner = notes.get("Owner")

@@ -52,6 +52,7 @@ def score_week(
     out_root: Path = DEFAULT_ROOT,
     *,
     progress: bool = False,
+    actions: pd.DataFrame | None = None,
 ) -> ScoreResult:
     """Score every customer active at ``as_of`` and write the week folder under ``out_root``.
 
@@ -68,6 +69,8 @@ def score_week(
     out_root, progress
         Root of the week folders (the previous week's list is read from here too); whether
         to show a rich progress bar over the steps.
+    actions
+        The recorded plays (``<data>/actions.csv``); their open plays are marked on the list.
     """
     from churn import dataset
     from churn.outputs import (
@@ -99,7 +102,8 @@ def score_week(
         )
         previous = previous_week_folder(out_root, as_of)
         prev = read_week(previous) if previous else (None, None)
-        listed, dropped = list_in_context(tables, scores, excluded, prev, as_of, settings, out_root)
+        ctx = (tables, scores, excluded, prev, as_of, settings, out_root)
+        listed, dropped = list_in_context(*ctx, actions=actions)
         bar.step("files")
         parts = {"listed": listed, "scores": scores, "excluded": excluded, "active": len(active)}
         parts.update(contributions=contributions, families=families, dropped=dropped)
@@ -129,6 +133,7 @@ def run_score(
     """The ``churn score`` command: load data, settings and the champion, then :func:`score_week`."""
     from churn.data import load_dataset
     from churn.pipelines.champion import load_champion
+    from churn.pipelines.record import actions_path, read_actions
     from churn.settings import load_settings
 
     settings = load_settings(config)
@@ -140,4 +145,6 @@ def run_score(
     else:
         when = latest_complete_week(tables.extraction_date, settings.snapshots.cadence)
         log.info("scoring the latest complete week: as_of %s", when.date())
-    return score_week(tables, model, when, settings, out or DEFAULT_ROOT, progress=progress)
+    actions = read_actions(actions_path(data))  # empty when no play was recorded yet
+    root = out or DEFAULT_ROOT
+    return score_week(tables, model, when, settings, root, progress=progress, actions=actions)

@@ -23,11 +23,15 @@ def list_in_context(
     as_of: pd.Timestamp,
     settings: Settings,
     out_root: Path,
+    *,
+    actions: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """This week's list in context, and who dropped off it.
 
-    ``previous`` is last week's (list, scores), either None. Returns the list (with the changes,
-    ``what_changed``, ``probability_trend`` and the voice columns) and the dropped-off frame.
+    ``previous`` is last week's (list, scores), either None; ``actions`` the recorded plays
+    (``churn.pipelines.record.read_actions``), None when none. Returns the list (with the
+    changes, ``what_changed``, ``probability_trend``, the voice columns and the open plays) and
+    the dropped-off frame.
     """
     from churn.scoring import at_risk_list, compare_with_previous
 
@@ -36,11 +40,29 @@ def list_in_context(
     listed = compare_with_previous(
         at_risk_list(scores), prev_list, prev_scores, scoring.change_tolerance
     )
+    listed = with_open_plays(listed, actions, as_of)
     listed = _with_history_and_voice(
         tables, listed, prev_scores, as_of, scoring, out_root, settings.snapshots.cadence
     )
     dropped = named_dropped(tables, listed, prev_list, scores, excluded, as_of, scoring)
     return listed, dropped
+
+
+def with_open_plays(
+    listed: pd.DataFrame, actions: pd.DataFrame | None, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """``listed`` with ``play_status`` / ``play_started_at`` (``churn.actions.mark_play_status``).
+
+    A customer new on the list whose recorded play is still open is not sent again as new: its
+    change reads "in play" (an up or down against last week's list is kept).
+    """
+    from churn.actions import empty_actions, mark_play_status
+
+    out = mark_play_status(listed, empty_actions() if actions is None else actions, as_of)
+    if "change" in out.columns:
+        in_play = out["play_status"].notna() & (out["change"] == "new")
+        out["change"] = out["change"].where(~in_play, "in play")
+    return out
 
 
 def _with_history_and_voice(
