@@ -108,5 +108,5 @@ def control_summary(listed: int, control: pd.DataFrame, share: float) -> str:
     return (
         f"{n} of the {listed} listed customers ({share:.0%} drawn at random within each risk tier "
         "and owner) are held out as this week's control group: they are not sent to their "
-        "owners, so that `churn impact` can compare what happens with and without the plays."
+        "owners, so that churn impact can compare what happens with and without the plays."
     )
