@@ -84,3 +84,22 @@ def test_a_damaged_previous_week_is_compared_with_nothing(tmp_path, caplog):
     (week / "at_risk.parquet").write_bytes(b"this is not parquet")
     assert store.read_week(week) == (None, None)
     assert "cannot be read" in caplog.text
+
+
+def test_last_weeks_control_group_counts_as_listed_when_reading_the_previous_week(tmp_path):
+    """A customer held out last week was on last week's list: the previous list is what was
+    sent plus control.csv, so this week they are compared (not "new"), in rank order."""
+    import pandas as pd
+
+    week = tmp_path / "2025-12-22"
+    week.mkdir()
+    sent = pd.DataFrame(
+        {"rank": [1, 3], "customer_id": ["C1", "C3"], "churn_probability": [0.9, 0.7]}
+    )
+    sent.to_parquet(week / "at_risk.parquet")
+    pd.DataFrame(
+        {"rank": [2], "customer_id": ["C2"], "churn_probability": [0.8], "stratum": ["high"]}
+    ).to_csv(week / "control.csv", index=False)
+    listed, _ = store.read_week(week)
+    assert listed["customer_id"].tolist() == ["C1", "C2", "C3"]
+    assert listed.columns.tolist() == ["rank", "customer_id", "churn_probability"]

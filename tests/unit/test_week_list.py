@@ -216,7 +216,10 @@ def test_a_simulated_week_keeps_the_list_rule_and_names_who_dropped_off(demo, tm
     assert sum(manifest["play_mix"].values()) == manifest["counts"]["listed"]
 
     dropped = pd.read_csv(folder / "dropped_off.csv", dtype={"customer_id": str})
-    before = pd.read_csv(folder.parent / last_week.date().isoformat() / "at_risk.csv")
+    last = folder.parent / last_week.date().isoformat()
+    before = pd.read_csv(last / "at_risk.csv")
+    if (last / "control.csv").exists():  # last week's list: what was sent plus the control group
+        before = pd.concat([before, pd.read_csv(last / "control.csv")], ignore_index=True)
     now = pd.read_csv(folder / "at_risk.csv")
     # The control group is on the list (held out of what is sent), so not dropped off it.
     held = pd.read_csv(folder / "control.csv") if (folder / "control.csv").exists() else now[:0]

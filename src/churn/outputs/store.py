@@ -194,6 +194,14 @@ def _read_week(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     scores = (
         pd.read_parquet(folder / "scores.parquet") if (folder / "scores.parquet").exists() else None
     )
+    if lst is not None and (folder / "control.csv").exists():
+        # The week's list is what was sent plus the control group held out of it: a customer
+        # held out last week was listed, so this week they are not "new" (nor silently gone).
+        control = pd.read_csv(folder / "control.csv", dtype={"customer_id": str})
+        if len(control):
+            control = control.reindex(columns=lst.columns.intersection(control.columns))
+            lst = pd.concat([lst, control], ignore_index=True).sort_values("rank", kind="stable")
+            lst = lst.reset_index(drop=True)
     return lst, scores
 
 
