@@ -30,6 +30,7 @@ import pandas as pd
 
 from churn.data import strip_unsafe_text
 from churn.scoring import shown_probability
+from churn.voice import VOICE_COLUMNS  # the latest NPS answer and issue, as known at as_of
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
@@ -56,16 +57,6 @@ CHANGE_COLUMNS = ["change", "previous_rank", "previous_probability", "probabilit
 SIZE_COLUMNS = ["other_factors_effect", "base_probability"]
 #: What changed most since last week (a sentence) and the 8-week probability trend.
 HISTORY_COLUMNS = ["what_changed", "probability_trend"]
-#: Voice of the customer (``churn.voice.VOICE_COLUMNS``): the latest NPS answer and issue.
-VOICE_COLUMNS = [
-    "last_nps_score",
-    "last_nps_at",
-    "last_nps_comment",
-    "last_issue_category",
-    "last_issue_at",
-    "last_issue_status",
-    "last_issue_age_days",
-]
 
 
 #: A play recorded for the customer and still open at as_of (``churn.actions.mark_play_status``).
