@@ -87,12 +87,22 @@ def draw_control(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split the week's list into ``(sent, control)``; both keep the list's ``rank``.
 
-    ``sent`` goes to the owners (workbooks, page, at_risk.csv); ``control`` (columns
+    ``sent`` goes to the owners (workbooks, page, at_risk.csv), with every customer whose play
+    is open; ``control`` (columns
     ``CONTROL_COLUMNS`` that the list has, plus ``stratum``) is held out and written to
     control.csv. The ranks of the sent list keep their gaps: the rank is the place on the whole
     list, so a held-out customer's place is known.
     """
-    held = control_mask(listed, as_of, share, seed)
+    # A customer whose play is already open (``play_status``, churn.actions.mark_play_status)
+    # is being treated: holding them out would put a treated customer in the control arm and
+    # hide them from the owner working on them. The draw is among the others.
+    in_play = (
+        listed["play_status"].notna()
+        if "play_status" in listed.columns
+        else pd.Series(False, index=listed.index)
+    )
+    held = pd.Series(False, index=listed.index)
+    held[~in_play] = control_mask(listed[~in_play], as_of, share, seed).to_numpy(dtype=bool)
     control = listed[held].assign(stratum=strata(listed)[held], as_of=pd.Timestamp(as_of))
     control = control.reindex(columns=[c for c in CONTROL_COLUMNS if c in control.columns])
     return listed[~held].reset_index(drop=True), control.reset_index(drop=True)

@@ -68,3 +68,17 @@ def test_the_draw_is_balanced_on_risk_over_weeks():
         _, control = draw_control(listed, AS_OF + pd.Timedelta(weeks=w), 0.10)
         means.append(control["churn_probability"].mean())
     assert abs(np.mean(means) - listed["churn_probability"].mean()) < 0.03
+
+
+def test_a_customer_whose_play_is_open_is_never_held_out():
+    """A customer already being worked on is treated: never in the control arm, always sent."""
+    listed = _listed()
+    as_of = pd.Timestamp("2025-12-29")
+    _, control = draw_control(listed, as_of, 0.5)
+    assert len(control)  # at share 0.5 some of them would be drawn...
+    in_play = listed["customer_id"].isin(control["customer_id"])
+    marked = listed.assign(play_status=np.where(in_play, "in progress", None))
+    sent, control2 = draw_control(marked, as_of, 0.5)
+    assert not control2["customer_id"].isin(listed.loc[in_play, "customer_id"]).any()
+    assert set(listed.loc[in_play, "customer_id"]) <= set(sent["customer_id"])
+    assert len(sent) + len(control2) == len(listed)
