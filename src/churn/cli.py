@@ -187,6 +187,10 @@ def validate(data: DataOpt) -> None:
     typer.echo(_plain(summarize(load_dataset(data, log_warnings=False))))
 
 
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
+]
+
 AcceptLeakOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -239,9 +243,7 @@ def _train_static(
 @app.command()
 def train(
     data: DataOpt = Path("data/raw/demo"),
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
-    ] = None,
+    config: ConfigOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Make the new model champion even if it is worse.")
     ] = False,
@@ -311,9 +313,7 @@ def train(
 @app.command()
 def tune(
     data: DataOpt = Path("data/raw/demo"),
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
-    ] = None,
+    config: ConfigOpt = None,
     trials: Annotated[
         int | None, typer.Option("--trials", help="Optuna trials (default training.tune_trials).")
     ] = None,
@@ -350,9 +350,7 @@ def score(
         Path,
         typer.Option("--out", help="Root of the week folders; the list goes to OUT/<as_of>/."),
     ] = Path("data/at_risk"),
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
-    ] = None,
+    config: ConfigOpt = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -408,9 +406,7 @@ def monitor(
     out: Annotated[
         Path, typer.Option("--out", help="Monitoring folder to write (monitor.html, monitor.json).")
     ] = Path("data/monitoring"),
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Look back at the weekly lists: realised vs expected quality, drift, staleness, retrain?"""
     from churn.pipelines.monitor import run_monitor
@@ -593,9 +589,7 @@ def impact(
     out: Annotated[
         Path, typer.Option("--out", help="Folder to write (impact.html, impact.json).")
     ] = Path("data/impact"),
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Settings YAML, e.g. configs/model.yaml.")
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Measure what the plays achieved: churn and ARR retained of treated vs control customers."""
     from churn.pipelines.impact import run_impact
