@@ -272,8 +272,8 @@ class MonitoringSettings(_Section):
     grows by construction as the base ages, so it drifts without anything going wrong; their
     PSI is still shown."""
     reference_snapshots: Annotated[int, Strict(), Field(ge=1, le=52)] = 4
-    """Snapshot dates of the champion's fit window (evenly spaced) whose features are the
-    reference distribution of the drift checks."""
+    """Snapshot dates of the champion's latest labelled window (its calibration window; evenly
+    spaced) whose features are the reference distribution of the drift checks."""
     retrain_drifted_features: Positive = 2
     """Recommend a retrain when the latest week has at least this many drifted features."""
     max_auc_drop: Annotated[float, Strict(), Field(ge=0, le=1)] = 0.05

@@ -112,7 +112,8 @@ class OutOfTimeSplit:
         """Date ranges, JSON-safe, for run parameters and model metadata."""
 
         def rng(d: tuple[pd.Timestamp, ...]) -> str:
-            return f"{min(d).date()}..{max(d).date()} ({len(d)} dates)"
+            # A refit (churn.modeling.refit) has no test window of its own.
+            return f"{min(d).date()}..{max(d).date()} ({len(d)} dates)" if d else "none"
 
         return {
             "fit_as_of": rng(self.fit_dates),

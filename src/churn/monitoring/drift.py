@@ -1,8 +1,8 @@
 """Drift: has this week's population moved away from the one the champion was trained on?
 
 Per feature, the population stability index (PSI) between the reference (features at
-snapshot dates of the champion's fit window) and the week, and the share of missing values in
-each.
+snapshot dates of the champion's latest labelled window: ``churn.monitoring.reference_dates``)
+and the week, and the share of missing values in each.
 
 Binning, stated once:
 
@@ -88,7 +88,7 @@ def feature_drift(
     Parameters
     ----------
     reference, current
-        Feature frames (the champion's fit window; the week).
+        Feature frames (the champion's latest labelled window; the week).
     features
         Columns to check (the model's features).
     descriptions, kinds

@@ -2,7 +2,7 @@
 
 week folders (``churn score``) + the dataset -> per week: labels with the training code once
 the horizon has passed (``churn.labels``), features with the scoring code (``churn.dataset``)
-against those of the champion's fit window -> ``churn.monitoring`` (estimates, realised
+against those of the champion's latest labelled window -> ``churn.monitoring`` (estimates, realised
 figures, drift, staleness, advice) -> ``monitor.json`` + ``monitor.html`` written all or nothing
 -> the figures logged to the champion's MLflow run (``churn.pipelines.monitor_io``).
 """
