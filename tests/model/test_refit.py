@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from churn.errors import ChurnError
-from churn.modeling import train_model
 from churn.modeling import refit as refit_module
+from churn.modeling import train_model
 from churn.modeling.refit import known_labels, refit_model, refit_split
 from churn.settings import Settings, SnapshotSettings, TrainingSettings
 

@@ -148,9 +148,16 @@ def test_training_end_and_reference_dates_come_from_the_split():
         "valid_as_of": "2025-05-19..2025-06-09 (4 dates)",
     }
     assert training_end(meta) == pd.Timestamp("2025-06-09")
+    # The drift reference is the latest labelled window, not the fit window.
     dates = reference_dates(meta, 4, "W-MON")
-    assert dates[0] == pd.Timestamp("2024-07-08") and dates[-1] == pd.Timestamp("2025-02-17")
-    assert len(dates) == 4
+    assert dates == list(pd.date_range("2025-05-19", "2025-06-09", freq="W-MON"))
+    tested = {**meta, "test_as_of": "2025-09-08..2025-09-29 (4 dates)"}
+    assert reference_dates(tested, 2, "W-MON") == [
+        pd.Timestamp("2025-09-08"),
+        pd.Timestamp("2025-09-29"),
+    ]
+    refit = {**meta, "test_as_of": "none"}
+    assert reference_dates(refit, 4, "W-MON")[-1] == pd.Timestamp("2025-06-09")
     assert training_end({}) is None and reference_dates({}, 4, "W-MON") == []
 
 

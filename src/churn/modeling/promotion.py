@@ -89,11 +89,13 @@ def judge(
     incomparable: str = "",
     force: bool = False,
     tolerance: float = 0.0,
+    challenger_metric: float | None = None,
 ) -> tuple[bool, str]:
     """:func:`decide_promotion` on a test-window comparison: the new model's ROC AUC against
     the champion's on the same rows, and its ratio to the oracle's (warned about when the model
-    beats the truth)."""
-    auc = comparison.results[MODEL]["roc_auc"]
+    beats the truth). ``challenger_metric``: the deployed model's test ROC AUC when it is not the
+    validated model of the comparison (a refit); ``None``: the validated model's."""
+    auc = comparison.results[MODEL]["roc_auc"] if challenger_metric is None else challenger_metric
     ratio = comparison.oracle_ratio
     if ratio is not None and ratio > ORACLE_LEAK_RATIO:
         log.warning(

@@ -34,17 +34,21 @@ def training_end(metadata: Mapping[str, Any]) -> pd.Timestamp | None:
 
 
 def reference_dates(metadata: Mapping[str, Any], n: int, cadence: str) -> list[pd.Timestamp]:
-    """``n`` evenly spaced snapshot dates of the champion's latest labelled window (the drift
-    reference): its calibration window (``valid_as_of``), else its fit window.
+    """``n`` evenly spaced snapshot dates of the latest labelled window of the champion's
+    training frame (the drift reference): the window that ends last among its test, validation
+    (calibration) and fit windows, i.e. the test window of a validated model and the
+    calibration window of a refit (``churn.modeling.refit``).
 
-    Not the fit window: it lies two gaps (lead + horizon) or more before the weeks scored, and on
-    a customer base with a short history features that fill up with time (a second NPS answer)
-    moved between then and now without anything going wrong: on the demo 59% of customers had no
-    previous NPS answer in the fit window against 27% in December 2025 (35% in the validation
-    window, 29% in the refit's calibration window)."""
-    bounds = window_bounds(metadata.get("valid_as_of")) or window_bounds(metadata.get("fit_as_of"))
-    if bounds is None:
+    Not the fit window: it lies two gaps (lead + horizon) or more before the weeks scored, and
+    on a customer base with a short history, features that fill up with time (a second NPS
+    answer) move between then and now without anything going wrong: on the demo 59% of the
+    customers had no previous NPS answer at the fit window's snapshots against 27% in December
+    2025 (29% in the latest labelled window, September 2025)."""
+    windows = [window_bounds(metadata.get(k)) for k in ("fit_as_of", "valid_as_of", "test_as_of")]
+    found = [w for w in windows if w is not None]
+    if not found:
         return []
+    bounds = max(found, key=lambda w: w[1])
     dates = pd.date_range(bounds[0], bounds[1], freq=cadence)
     if len(dates) <= n:
         return list(dates)

@@ -77,8 +77,12 @@ def load_champion_context(uri: str) -> Champion:
     run_id = version.run_id if version is not None else meta.get("run_id")
     if run_id:
         # The run's parameters are the record of what it was trained on; metadata is the copy.
+        # A refit's own windows are its deployed_* parameters (the plain ones are the validated
+        # model's, whose test window the test ROC AUC comes from).
         params = MlflowClient(tracking_uri=uri).get_run(run_id).data.params
-        split.update({k: params[k] for k in split if params.get(k)})
+        for k in split:
+            found = [params.get(f"deployed_{k}"), params.get(k)]
+            split[k] = next((v for v in found if v and v != "None"), split[k])
     return Champion(model, str(version.version) if version else None, run_id, split, auc)
 
 

@@ -118,7 +118,8 @@ def summary_renderables(report: TrainReport, capacity_k: int | None = None) -> l
             f"{m['backtest_roc_auc_mean']:.3f} +/- {m['backtest_roc_auc_std']:.3f} "
             f"(min {m['backtest_roc_auc_min']:.3f})"
         )
-    lines.append(f"gate: {report.gate_outcome}")
+    deployed = [f"deployed: {report.split['deployed']}"] if report.split.get("deployed") else []
+    lines.extend([*deployed, f"gate: {report.gate_outcome}"])
     champion = " (champion)" if report.promoted else ""
     lines.append(f"run {report.run_id}, model churn version {report.model_version}{champion}")
     lines.append(f"took {report.seconds:.0f} s; browse runs with: make ui")

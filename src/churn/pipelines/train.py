@@ -15,13 +15,12 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from churn._progress import progress_bar, timed
-from churn.errors import ChurnError
-from churn.pipelines import champion, tracking
+from churn.pipelines import tracking
+from churn.pipelines.deploy import deploy, describe_deployed, gate
 
 # Also reachable from here for the notebooks and scripts written against this module.
 from churn.pipelines.inputs import load_oracle, load_training_frame
@@ -29,41 +28,6 @@ from churn.pipelines.summary import TrainReport
 from churn.settings import load_settings
 
 log = logging.getLogger(__name__)
-
-
-def _gate(uri: str, cmp: Any, model: Any, tr: Any, force: bool, probe: Any) -> tuple:
-    """Champion/challenger on THIS test window: the champion re-scored on the same rows (its
-    logged metrics came from another window), then the gate. ``(champion_before, promoted,
-    outcome)``. A run the leak probe refuses is neither judged nor promoted."""
-    from churn import modeling as m
-
-    before, champion_auc, incomparable = champion.champion_version(uri), None, ""
-    if probe.refused:
-        return before, False, f"rejected: leak suspected: {probe.finding()}"
-    usable = before is not None
-    if usable:
-        try:
-            champion_model = champion.load_champion(uri)
-        except champion.BrokenRegistryError as exc:
-            # A champion that cannot be loaded cannot score next week either: the gate judges
-            # the new model as if there were none, so a retrain repairs the registry.
-            log.warning(
-                "champion version %s is broken and will be replaced: %s", before.version, exc
-            )
-            usable = False
-        except ChurnError as exc:
-            incomparable = f"the champion cannot score the new test frame ({exc})"
-        else:
-            champion_auc, incomparable = m.rescore_champion(cmp, champion_model, model.horizon_days)
-    promoted, outcome = m.judge(
-        cmp,
-        champion_auc,
-        has_champion=usable,
-        incomparable=incomparable,
-        force=force,
-        tolerance=tr.gate_tolerance,
-    )
-    return before, promoted, outcome
 
 
 def run_train(
@@ -105,6 +69,8 @@ def run_train(
         split = m.out_of_time_split(frame, tr, settings.snapshots)
         probe = m.probe_rows(split.part(frame, "fit"), tr, accept_leak_risk)  # before fitting
         result = m.train_model(frame, settings, split=split)
+    with timed(timings, "refit the deployed model"):
+        deployed = deploy(frame, settings, result, tables.extraction_date)
     with timed(timings, "evaluate and baselines"):
         test = result.split.part(frame, "test")
         p = None if truth is None else m.oracle_scores(truth, test, settings.snapshots)
@@ -119,14 +85,16 @@ def run_train(
             backtest = m.backtest(frame, settings, on_window=bar.advance)
     # One trainer at a time judges and promotes: a second is compared with the first's champion.
     with tracking.store_lock(uri):
-        gate = before, promoted, outcome = _gate(uri, cmp, result.model, tr, force, probe)
+        gate_ = before, promoted, outcome = gate(uri, cmp, deployed.model, tr, force, probe)
         metrics = {**cmp.metrics(), **m.backtest_summary(backtest)}
         metrics["best_iteration"] = float(result.best_iteration)
         with timed(timings, "plots"):
             figures = m.comparison_figures(cmp, result, backtest, tr)
         lineage = training_lineage(data, tables, frame, result, spec)
         parts = (config, settings, tables, frame, result, cmp, metrics, backtest, figures, lineage)
-        run = TrainingRun(*parts, gate=gate, force=force, spec=spec, probe=probe)
+        run = TrainingRun(
+            *parts, gate=gate_, force=force, spec=spec, probe=probe, deployed=deployed
+        )
         with timed(timings, "log to MLflow"):
             run_id, version = log_training_run(run, experiment, uri)
     probe.raise_if_refused(run_id, static=False)
@@ -138,7 +106,7 @@ def run_train(
         metrics=metrics,
         comparison=cmp.table(),
         backtest=backtest,
-        split=result.split.describe(),
+        split={**result.split.describe(), "deployed": describe_deployed(deployed.model.metadata)},
         gate_outcome=outcome,
         promoted=promoted,
         model_version=version,

@@ -57,8 +57,8 @@ def run_train_fixed(
     from churn import modeling as m
     from churn.data import load_dataset
     from churn.dataset import fixed_as_of_frame
+    from churn.pipelines.deploy import gate as _gate
     from churn.pipelines.lineage import training_lineage
-    from churn.pipelines.train import _gate
     from churn.pipelines.train_log import TrainingRun, log_training_run
 
     started, timings = time.perf_counter(), {}

@@ -40,13 +40,15 @@ class TrainingRun:
     force: bool
     spec: Any = None  # the FeatureSpec the frame was built with: it travels with the model
     probe: Any = None  # the LeakProbe: a refused run is logged with its finding, not registered
+    deployed: Any = None  # the TrainResult registered (churn.pipelines.deploy); None: result
+    model = property(lambda self: (self.deployed or self.result).model)  # the model registered
 
 
 def log_training_run(run: TrainingRun, experiment: str, uri: str) -> tuple[str, str | None]:
     """Log ``run`` as one MLflow run, register, tag and (if earned) promote; ``(run_id, version)``."""
     import mlflow
 
-    model, promoted, outcome = run.result.model, run.gate[1], run.gate[2]
+    model, promoted, outcome = run.model, run.gate[1], run.gate[2]
     model.metadata.update(model_metadata(run))
     with tracking.using_tracking_uri(uri):
         experiment_id = tracking.get_or_create_experiment(experiment, uri)
@@ -73,10 +75,12 @@ def log_training_run(run: TrainingRun, experiment: str, uri: str) -> tuple[str, 
 def _log_params_and_tags(run: TrainingRun) -> None:
     import mlflow
 
-    model, lineage = run.result.model, run.lineage
+    from churn.pipelines.deploy import deployed_params, describe_deployed
+
+    model, lineage = run.model, run.lineage
     extra = {
         "best_iteration": run.result.best_iteration,
-        "deployed_model": model.metadata["deployed_model"],
+        **deployed_params(model.metadata),
         "config_path": str(run.config) if run.config else "(defaults)",
         **lineage,
     }
@@ -84,8 +88,7 @@ def _log_params_and_tags(run: TrainingRun) -> None:
     before, promoted, outcome = run.gate
     mlflow.set_tags(
         {
-            "deployed_model": "validated: fitted on the fit window, early-stopped and "
-            "calibrated on the validation window; the model the test metrics describe",
+            "deployed_model": describe_deployed(model.metadata),
             "data_hash": lineage["data_hash"],
             "as_extracted_features": lineage["as_extracted_features"],
             "gate_outcome": outcome,
@@ -111,7 +114,7 @@ def _log_artifacts(run: TrainingRun) -> None:
 
     from churn.modeling import feature_importance, gains_curve, reliability_curve
 
-    model, cmp = run.result.model, run.comparison
+    model, cmp = run.model, run.comparison
     mlflow.log_dict(tracking.json_safe(run.settings.to_dict()), "config/settings.json")
     if run.config is not None and Path(run.config).exists():
         mlflow.log_artifact(str(run.config), artifact_path="config")
