@@ -304,10 +304,13 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
     ):
         assert key in first.metrics, key
 
-    # Same data, same seed: the challenger ties the champion re-scored on the same test rows.
-    # Without --oracle there is no oracle column, even though the folder holds ground_truth/.
+    # Same data, same seed: the challenger (the deployed refit) ties the champion re-scored on
+    # the same test rows. Without --oracle there is no oracle column, even though the folder
+    # holds ground_truth/.
     second = run_train(data, config, tracking_uri=uri, progress=False, run_backtest=False)
-    assert second.metrics["champion_test_roc_auc"] == pytest.approx(second.metrics["test_roc_auc"])
+    deployed = second.metrics["deployed_test_roc_auc"]
+    assert second.metrics["champion_test_roc_auc"] == pytest.approx(deployed)
+    assert loaded.metadata["deployed_model"] == "refit"
     assert second.champion_version_before == first.model_version
     assert not [k for k in second.metrics if "oracle" in k]
     assert "oracle" not in second.comparison.columns and "oracle" in first.comparison.columns
@@ -316,6 +319,10 @@ def test_train_logs_registers_and_gates_against_the_champion(tmp_path):
     run = client.get_run(second.run_id)
     assert run.data.tags["gate_outcome"] == second.gate_outcome
     assert run.data.tags["has_oracle"] == "False"
+    # What the deployed model was fitted on is on the run: the refit's windows and cut-off.
+    assert run.data.params["deployed_model"] == "refit"
+    assert run.data.params["deployed_trained_through"] == str(loaded.metadata["trained_through"])
+    assert run.data.tags["deployed_model"].startswith("refit: the validated settings")
     assert client.get_run(first.run_id).data.tags["has_oracle"] == "True"
     assert run.data.params["data_hash"] == client.get_run(first.run_id).data.params["data_hash"]
     with tracking.using_tracking_uri(uri):

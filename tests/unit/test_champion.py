@@ -98,7 +98,7 @@ def test_train_replaces_a_champion_that_cannot_be_loaded(monkeypatch):
     from types import SimpleNamespace
 
     from churn.modeling import MODEL
-    from churn.pipelines import train
+    from churn.pipelines import deploy
 
     def broken(uri):
         raise BrokenRegistryError("model churn version 3 (champion) cannot be loaded")
@@ -108,7 +108,8 @@ def test_train_replaces_a_champion_that_cannot_be_loaded(monkeypatch):
     cmp = SimpleNamespace(results={MODEL: {"roc_auc": 0.8}}, oracle_ratio=None)
     probe = SimpleNamespace(refused=False)
     tr = SimpleNamespace(gate_tolerance=0.002)
-    before, promoted, outcome = train._gate("sqlite:///x", cmp, None, tr, False, probe)
+    validated = SimpleNamespace(metadata={"deployed_model": "validated"})
+    before, promoted, outcome = deploy.gate("sqlite:///x", cmp, validated, tr, False, probe)
     assert before.version == "3"
     assert promoted, outcome
 
@@ -140,3 +141,40 @@ def test_a_killed_promotion_leaves_no_version_claiming_it(registered, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         registry.record_gate("1", {"gate_outcome": "promoted: x"}, True, run_id, uri)
     assert client.get_model_version("churn", "1").tags["promoted"] == "pending"
+
+
+def test_the_gate_judges_the_deployed_refit_not_the_validated_model(monkeypatch):
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from churn.modeling import MODEL
+    from churn.pipelines import deploy
+
+    champ = SimpleNamespace(
+        horizon_days=90, predict_proba=lambda rows: np.array([0.2, 0.3, 0.1, 0.4])
+    )
+    monkeypatch.setattr(champion, "champion_version", lambda uri: SimpleNamespace(version="3"))
+    monkeypatch.setattr(champion, "load_champion", lambda uri: champ)
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    cmp = SimpleNamespace(
+        results={MODEL: {"roc_auc": 0.99}},
+        oracle_ratio=None,
+        y=y,
+        test=pd.DataFrame(index=range(4)),
+    )
+
+    def score(name, p):
+        cmp.results[name] = {"roc_auc": 0.75}
+
+    cmp.score = score
+    # The validated model's 0.99 would pass; the refit that is deployed ranks worse (0.5).
+    refit = SimpleNamespace(
+        metadata={"deployed_model": "refit"},
+        horizon_days=90,
+        predict_proba=lambda rows: np.array([0.5, 0.5, 0.5, 0.5]),
+    )
+    probe, tr = SimpleNamespace(refused=False), SimpleNamespace(gate_tolerance=0.002)
+    _, promoted, outcome = deploy.gate("sqlite:///x", cmp, refit, tr, False, probe)
+    assert not promoted and "0.5000 < champion 0.7500" in outcome, outcome

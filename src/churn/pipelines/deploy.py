@@ -65,7 +65,10 @@ def _challenger_auc(cmp: Any, model: Any) -> float | None:
 
     if model.metadata.get("deployed_model") != "refit":
         return None
-    return roc_auc(cmp.y, model.predict_proba(cmp.test))
+    auc = roc_auc(cmp.y, model.predict_proba(cmp.test))
+    if hasattr(cmp, "extras"):  # logged as the run's deployed_test_roc_auc: the gate's number
+        cmp.extras["deployed_test_roc_auc"] = auc
+    return auc
 
 
 def gate(uri: str, cmp: Any, model: Any, tr: Any, force: bool, probe: Any) -> tuple:

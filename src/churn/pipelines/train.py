@@ -51,9 +51,8 @@ def run_train(
     oracle
         The simulator's truth folder (``<dataset>/ground_truth``): the true churn probabilities
         join the comparison, the gate and the leak probe. ``None``: no oracle column.
-    force, accept_leak_risk
-        Promote even if the gate says no (never past the leak probe); ``--accept-leak-risk``.
-    experiment, tracking_uri, progress, run_backtest
+    force, accept_leak_risk, experiment, tracking_uri, progress, run_backtest
+        Promote even if the gate says no (never past the leak probe); ``--accept-leak-risk``;
         MLflow experiment and URI; progress bars; retrain over earlier test windows.
     """
     from churn import modeling as m
@@ -65,11 +64,10 @@ def run_train(
     uri, truth = tracking_uri or tracking.default_tracking_uri(), load_oracle(oracle)
     with timed(timings, "load and build training frame"):
         tables, frame, spec = load_training_frame(data, settings, progress=progress)
-    with timed(timings, "leak probe and train LightGBM"):
+    with timed(timings, "leak probe, train LightGBM and refit the deployed model"):
         split = m.out_of_time_split(frame, tr, settings.snapshots)
         probe = m.probe_rows(split.part(frame, "fit"), tr, accept_leak_risk)  # before fitting
         result = m.train_model(frame, settings, split=split)
-    with timed(timings, "refit the deployed model"):
         deployed = deploy(frame, settings, result, tables.extraction_date)
     with timed(timings, "evaluate and baselines"):
         test = result.split.part(frame, "test")
@@ -92,9 +90,7 @@ def run_train(
             figures = m.comparison_figures(cmp, result, backtest, tr)
         lineage = training_lineage(data, tables, frame, result, spec)
         parts = (config, settings, tables, frame, result, cmp, metrics, backtest, figures, lineage)
-        run = TrainingRun(
-            *parts, gate=gate_, force=force, spec=spec, probe=probe, deployed=deployed
-        )
+        run = TrainingRun(*parts, gate_, force, spec, probe, deployed)
         with timed(timings, "log to MLflow"):
             run_id, version = log_training_run(run, experiment, uri)
     probe.raise_if_refused(run_id, static=False)
