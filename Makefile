@@ -30,7 +30,7 @@ DEMO_STAMP := data/raw/.demo-params
 export OMP_WAIT_POLICY := passive
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup lock data train tune score monitor ui test test-fast lint format bench bench-real notebooks browser clean clean-all
+.PHONY: help setup lock data train tune score monitor monitor-replay refit-policy ui test test-fast lint format bench bench-real notebooks browser clean clean-all
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -75,6 +75,12 @@ score: setup $(if $(filter $(DEMO),$(DATA)),data,) ## Write the weekly at-risk l
 
 monitor: setup $(if $(filter $(DEMO),$(DATA)),data,) ## Look back at the week folders: realised vs expected quality, drift, retrain? (data/monitoring/)
 	$(BIN)/churn monitor --data $(DATA) --config $(CONFIG)
+
+monitor-replay: setup data ## Train on the demo cut at 2025-07-14, score the 12 weeks after it, monitor them: estimate beside realised (data/monitor-replay/)
+	$(PY) bench/monitor_replay.py --data $(DEMO) --config $(CONFIG) --work data/monitor-replay
+
+refit-policy: setup data ## Replay weeks on the demo: validated model vs refits (ROC AUC, precision@K, calibration with intervals); writes bench/refit_policy.json
+	$(PY) bench/refit_policy.py --data $(DEMO) --config $(CONFIG) --out bench/refit_policy.json
 
 ui: setup ## Serve the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db --host 127.0.0.1 --port 5000
