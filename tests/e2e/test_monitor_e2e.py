@@ -69,7 +69,11 @@ def test_staleness_and_drift_are_reported(monitored):
     report = result.report
     stale = report["staleness"]
     assert stale["latest_as_of"] == RECENT[0] and stale["age_days"] > 0
-    assert len(report["reference_dates"]) == 2
+    # The deployed refit: trained through its calibration window, the latest labelled one,
+    # which is also the drift reference (read from the run's deployed_* parameters).
+    assert report["reference_dates"] == ["2025-09-08", "2025-09-29"]
+    assert str(stale["training_end"]).startswith("2025-09-29")
+    assert report["champion"]["fit_as_of"].endswith("(25 dates)")
     assert all(w["drift"]["top"] for w in report["weeks"])
     assert isinstance(report["recommendation"]["retrain"], bool)
 

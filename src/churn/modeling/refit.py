@@ -147,7 +147,9 @@ def refit_model(
         horizon_days=snap.horizon_days,
         metadata={
             **validated.model.metadata,
-            **described,
+            # Its own fit and calibration windows; test_as_of stays the validated model's, where
+            # the test metrics it carries come from.
+            **{k: v for k, v in described.items() if k != "test_as_of"},
             "deployed_model": DEPLOYED_REFIT,
             "trained_through": str(pd.Timestamp(cutoff).date()),
             "recency_half_life_days": recency_half_life_days,
