@@ -64,6 +64,7 @@ from churn.modeling.leakage import (
 from churn.modeling.model import Calibrator, ChurnModel
 from churn.modeling.promotion import decide_promotion, gate, judge
 from churn.modeling.protocol import FixedAsOfSplit, fixed_as_of_split
+from churn.modeling.refit import known_labels, refit_model, refit_split
 from churn.modeling.training import (
     backtest,
     backtest_summary,
@@ -131,11 +132,14 @@ __all__ = [
     "health_score",
     "health_score_proba",
     "judge",
+    "known_labels",
     "oracle_scores",
     "out_of_time_split",
     "pr_auc",
     "probe_features",
     "probe_rows",
+    "refit_model",
+    "refit_split",
     "reliability_curve",
     "rescore_champion",
     "roc_auc",
