@@ -170,7 +170,7 @@ def render_page(report: Mapping[str, Any]) -> bytes:
         _quality(weeks),
         "<h2>Predicted against realised churn per tier</h2>",
         _tiers(weeks),
-        "<h2>Drift against the training window</h2><p><small>PSI per feature (reference: "
+        "<h2>Drift against the latest labelled window</h2><p><small>PSI per feature (reference: "
         f"{escape(', '.join(report.get('reference_dates', [])))}); flagged at PSI &ge; "
         f"{report['thresholds']['psi_threshold']} or a move of "
         f"{_pct(report['thresholds']['missing_threshold'])} in the share missing.</small></p>",

@@ -1,10 +1,12 @@
 """``churn train``: the thin shell around out-of-time training.
 
 dataset -> training frame (``churn.dataset``) -> out-of-time split, LightGBM, calibration
-(``churn.modeling.train_model``) -> the model beside the baselines and, with ``--oracle``, the
-simulator's true probabilities (``churn.modeling.compare_on_test``) -> rolling backtest -> the
-champion re-scored on the SAME test window -> gate (``churn.modeling.judge``) -> one MLflow run,
-the model registered as ``churn``, alias ``champion`` moved only if the gate passes or ``--force``
+(``churn.modeling.train_model``: the validated model) and its refit on every label known at the
+extraction date (``churn.pipelines.deploy``: the deployed model) -> the validated model beside
+the baselines and, with ``--oracle``, the simulator's true probabilities
+(``churn.modeling.compare_on_test``) -> rolling backtest -> the champion re-scored on the SAME
+test window -> gate on the deployed model (``churn.modeling.judge``) -> one MLflow run, the
+deployed model registered as ``churn``, alias ``champion`` moved only if the gate passes or ``--force``
 (``churn.pipelines.train_log``). A run the leak probe (``churn.modeling.leakage``) finds too good
 to be true is logged, not registered, and raises ``LeakSuspected`` (exit code 3). The heavy
 work happens before the MLflow run starts, so a failure leaves no half-logged run.
