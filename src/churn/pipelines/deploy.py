@@ -59,6 +59,24 @@ def deployed_params(metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def log_validated_model(run: Any) -> None:
+    """Beside a deployed refit, the validated model the test metrics describe, as artefacts
+    ``validated_model/model.txt`` (LightGBM's text format) and ``validated_model/churn_model.json``
+    (``ChurnModel.to_metadata``), so its test figures can be reproduced (notebook 02)."""
+    import mlflow
+
+    from churn.pipelines import tracking
+    from churn.pipelines.lineage import model_metadata
+
+    if run.deployed is None or run.deployed is run.result:
+        return
+    validated = run.result.model
+    validated.metadata.update(model_metadata(run))
+    mlflow.log_text(validated.booster.model_to_string(), "validated_model/model.txt")
+    stored = tracking.json_safe(validated.to_metadata())
+    mlflow.log_dict(stored, "validated_model/churn_model.json")
+
+
 def _challenger_auc(cmp: Any, model: Any) -> float | None:
     """The deployed model's ROC AUC on the test rows, when it is not the validated model."""
     from churn.modeling import roc_auc

@@ -13,6 +13,7 @@ import pandas as pd
 from churn.contract import Tables
 from churn.modeling import MODEL, ORACLE, Comparison
 from churn.pipelines import registry, tracking
+from churn.pipelines.deploy import deployed_params, describe_deployed, log_validated_model
 from churn.pipelines.lineage import model_metadata
 from churn.pipelines.run_dataset import training_dataset
 from churn.pipelines.static_log import log_leak_probe
@@ -75,8 +76,6 @@ def log_training_run(run: TrainingRun, experiment: str, uri: str) -> tuple[str, 
 def _log_params_and_tags(run: TrainingRun) -> None:
     import mlflow
 
-    from churn.pipelines.deploy import deployed_params, describe_deployed
-
     model, lineage = run.model, run.lineage
     extra = {
         "best_iteration": run.result.best_iteration,
@@ -120,6 +119,7 @@ def _log_artifacts(run: TrainingRun) -> None:
         mlflow.log_artifact(str(run.config), artifact_path="config")
     mlflow.log_dict(model.calibrator.to_dict(), "model_extra/calibrator.json")
     mlflow.log_dict(tracking.json_safe(model.to_metadata()), "model_extra/churn_model.json")
+    log_validated_model(run)  # beside a refit: the model the test metrics describe
     mlflow.log_text(cmp.table().to_csv(), "evaluation/comparison.csv")
     if not run.backtest.empty:
         mlflow.log_text(run.backtest.to_csv(index=False), "evaluation/backtest.csv")
