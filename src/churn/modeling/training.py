@@ -337,12 +337,8 @@ def train_model(
         booster.predict(valid.loc[:, features]) if offset is None else unfitted.predict_raw(valid)
     )
     calibrator = Calibrator(tr.calibration).fit(raw_valid, valid["label"].to_numpy(dtype=float))
-    counts = {
-        "fit": len(fit),
-        "valid": len(valid),
-        "test": len(split.part(frame, "test")),
-        "censored": int(frame["label"].isna().sum()),
-    }
+    test, censored = len(split.part(frame, "test")), int(frame["label"].isna().sum())
+    counts = {"fit": len(fit), "valid": len(valid), "test": test, "censored": censored}
     used = lightgbm_params(tr, params)
     model = ChurnModel(
         booster=booster,
