@@ -28,6 +28,8 @@ class TrainReport:
     champion_version_before: str | None
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    #: The fixed-as_of protocol's model kind and how it was chosen (empty elsewhere).
+    model_selection: str = ""
 
 
 #: Rows of the summary table: metric key -> label shown to people.
@@ -118,6 +120,8 @@ def summary_renderables(report: TrainReport, capacity_k: int | None = None) -> l
             f"{m['backtest_roc_auc_mean']:.3f} +/- {m['backtest_roc_auc_std']:.3f} "
             f"(min {m['backtest_roc_auc_min']:.3f})"
         )
+    if report.model_selection:
+        lines.append(f"model kind: {report.model_selection}")
     lines.append(f"gate: {report.gate_outcome}")
     champion = " (champion)" if report.promoted else ""
     lines.append(f"run {report.run_id}, model churn version {report.model_version}{champion}")

@@ -120,6 +120,7 @@ def run_train_fixed(
         champion_version_before=str(before.version) if before else None,
         seconds=round(time.perf_counter() - started, 1),
         timings=timings,
+        model_selection=selection.note,
     )
 
 
