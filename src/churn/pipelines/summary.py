@@ -28,8 +28,7 @@ class TrainReport:
     champion_version_before: str | None
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
-    #: The fixed-as_of protocol's model kind and how it was chosen (empty elsewhere).
-    model_selection: str = ""
+    model_selection: str = ""  # the fixed-as_of protocol's model kind and why (else empty)
 
 
 #: Rows of the summary table: metric key -> label shown to people.
@@ -120,13 +119,11 @@ def summary_renderables(report: TrainReport, capacity_k: int | None = None) -> l
             f"{m['backtest_roc_auc_mean']:.3f} +/- {m['backtest_roc_auc_std']:.3f} "
             f"(min {m['backtest_roc_auc_min']:.3f})"
         )
-    if report.model_selection:
-        lines.append(f"model kind: {report.model_selection}")
+    lines += [f"model kind: {report.model_selection}"] if report.model_selection else []
     lines.append(f"gate: {report.gate_outcome}")
     champion = " (champion)" if report.promoted else ""
     lines.append(f"run {report.run_id}, model churn version {report.model_version}{champion}")
-    lines.append(f"took {report.seconds:.0f} s; browse runs with: make ui")
-    return [table, *lines]
+    return [table, *lines, f"took {report.seconds:.0f} s; browse runs with: make ui"]
 
 
 def static_summary_lines(report: Any) -> list[str]:

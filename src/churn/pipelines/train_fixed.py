@@ -91,8 +91,7 @@ def run_train_fixed(
     log.info("strongest baseline on the test rows: %s (ROC AUC %.4f)", strongest, value)
     with tracking.store_lock(uri):
         gate = before, promoted, outcome = _gate(uri, cmp, result.model, tr, force, probe)
-        metrics = {**cmp.metrics(), "best_iteration": float(result.best_iteration)}
-        metrics.update(selection.metrics())
+        metrics = {**cmp.metrics(), **selection.metrics(), "best_iteration": result.best_iteration}
         metrics["strongest_baseline_roc_auc"] = value
         metrics.update({f"bgnbd_{k}": v for k, v in bg_info.get("params", {}).items()})
         metrics.update({f"bgnbd_{k}": v for k, v in bg_info.items() if k.startswith("max_abs")})
