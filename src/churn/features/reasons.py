@@ -374,7 +374,7 @@ def act_pct(what: str) -> Render:
         v = _num(row, name)
         if v is None:
             return "No activity on record"
-        pct = round(v * 100)
+        pct = min(round(v * 100), 99)  # the top rank ties at 100%: "longer than 99%" is true
         if what == "recency":
             return f"Silent for longer than {pct}% of customers at the same date"
         return f"Buying for longer than {pct}% of customers at the same date"
