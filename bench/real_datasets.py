@@ -145,9 +145,11 @@ def run_cdnow() -> tuple[list[dict], dict]:
         f"(snapshots {report.split['fit_as_of']}, label no purchase in {ev.train_horizon()} "
         f"days, {report.split['valid_as_of']} for early stopping and calibration); rank the "
         f"customers active at {ev.as_of.date()} for no purchase in weeks 40-78 "
-        f"({ev.horizon_days} days); LightGBM settings are the defaults, nothing chosen on the "
-        "test window"
+        f"({ev.horizon_days} days); the model kind (LightGBM, hybrid, logistic) chosen on an "
+        "out-of-time, out-of-customer fold of the training snapshots, LightGBM settings the "
+        "defaults: nothing chosen on the test window"
     )
+    kind = report.model_selection.split(":", 1)[0] or "lightgbm"
     rows = []
     for metric in ("roc_auc", "pr_auc", "top_decile_lift"):
         baselines = {
@@ -170,7 +172,7 @@ def run_cdnow() -> tuple[list[dict], dict]:
                 "published": None,
                 "published_note": "BG/NBD (Fader, Hardie & Lee 2005) is the published "
                 "reference: see baselines and details.cdnow.bgnbd",
-                "model": "lightgbm",
+                "model": kind,
             }
         )
     m = report.metrics
@@ -179,6 +181,12 @@ def run_cdnow() -> tuple[list[dict], dict]:
         "inactive_rate_weeks_40_78": round(_rate(m), 4),
         "split": report.split,
         "best_iteration": int(m["best_iteration"]),
+        "model_selection": report.model_selection,
+        "selection_roc_auc": {
+            k.removeprefix("selection_roc_auc_"): v
+            for k, v in m.items()
+            if k.startswith("selection_roc_auc_")
+        },
         "paired_differences": {
             k: round(v, 4) for k, v in m.items() if k.startswith("diff_roc_auc_vs_")
         },
@@ -245,6 +253,19 @@ def print_table(rows: list[dict]) -> None:
         Console().print(f"[bold]{name}[/]: {proto}")
 
 
+def _merge(out: Path, rows: list[dict], details: dict[str, dict]) -> dict:
+    """The new rows and details, with the other datasets' entries kept from ``out``: running
+    one dataset (``--datasets cdnow``) does not erase the others' results."""
+    if not out.exists():
+        return {"results": rows, "details": details}
+    old = json.loads(out.read_text())
+    kept = [r for r in old.get("results", []) if r["dataset"] not in details]
+    others = {k: v for k, v in old.get("details", {}).items() if k not in details}
+    order = list(dict.fromkeys([r["dataset"] for r in old.get("results", [])] + list(details)))
+    merged = sorted(kept + rows, key=lambda r: order.index(r["dataset"]))
+    return {"results": merged, "details": {**others, **details}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "real_datasets.json")
@@ -267,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += r
         details[name] = info
     print_table(rows)
-    payload = {"results": rows, "details": details}
+    payload = _merge(args.out, rows, details)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")

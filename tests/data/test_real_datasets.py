@@ -212,6 +212,11 @@ def test_cdnow_trains_with_the_fixed_as_of_protocol_of_its_config(tmp_path):
     for baseline in ("baseline_logreg", "baseline_recency", "baseline_rule"):
         assert 0.5 < m[f"{baseline}_roc_auc"] < 0.9
     assert report.model_version is not None
+    # The kind was chosen on the training snapshots; the deployed model is not clearly behind
+    # the strongest baseline (logistic regression) on the test (paired interval reaches 0).
+    assert report.model_selection.split(":")[0] in ("lightgbm", "hybrid", "logistic")
+    assert {"selection_roc_auc_lightgbm", "selection_roc_auc_logistic"} <= set(m)
+    assert m["diff_roc_auc_vs_baseline_logreg_ci_high"] > 0
 
 
 # --- bad configs: the same clear errors as bad tables ------------------------------------------

@@ -137,3 +137,26 @@ def test_the_evaluation_section_is_checked(tmp_path):
         )  # fmt: skip
     with pytest.raises(ChurnError, match="unknown key 'horizon' in evaluation"):
         parse_config({"evaluation": {"as_of": "1998-01-01", "horizon": 1}}, tmp_path)
+
+
+def test_the_model_kind_is_chosen_without_the_test_rows():
+    from churn.modeling import select_kind
+    from churn.settings import TrainingSettings
+
+    frame = frame_of(purchase_log(seed=4, n=80))
+    split = fixed_as_of_split(frame, AS_OF, 56, 120, seed=0)
+    tr = TrainingSettings(num_threads=1, num_boost_round=40, early_stopping_rounds=10)
+    tr = tr.model_copy(update={"lightgbm": {**tr.lightgbm, "min_child_samples": 10}})
+    chosen = select_kind(frame, split, tr, gap_dates=2)
+    # Everything at as_of made up: labels flipped, every feature of the test rows shuffled.
+    test = frame["as_of"] == AS_OF
+    corrupt = frame.copy()
+    corrupt.loc[test, "label"] = 1 - corrupt.loc[test, "label"]
+    rng = np.random.default_rng(0)
+    for col in corrupt.columns.drop(["customer_id", "as_of", "label"]):
+        if corrupt[col].dtype.kind == "f":
+            corrupt.loc[test, col] = rng.permutation(corrupt.loc[test, col].to_numpy())
+    again = select_kind(corrupt, split, tr, gap_dates=2)
+    assert again == chosen and chosen.scores  # the same choice, on the same scores
+    # The fold is out of time: the validation date is the latest training snapshot.
+    assert chosen.valid_as_of.startswith(str(max(split.fit_dates).date()))

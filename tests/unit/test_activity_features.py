@@ -87,6 +87,25 @@ def test_a_one_time_buyer_has_no_gaps_and_no_trend():
     assert f["act_periods_per_30d"] == pytest.approx(30 / 34)
 
 
+def test_recency_and_age_percentiles_rank_within_each_as_of():
+    tables = purchase_log(LOG)
+    spine = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3", "c1", "c2", "c3"],
+            "as_of": [day(12)] * 3 + [day(40)] * 3,
+        }
+    )
+    f = build_features(spine, tables)
+    early, late = f.iloc[:3].set_index("customer_id"), f.iloc[3:].set_index("customer_id")
+    # Day 12: c1 bought on day 10, c2 on day 5, c3 on day 0 (silent 1, 6 and 11 days).
+    assert early["act_recency_pct"].tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])
+    # Day 40: c1 bought on day 30, c2 on 5, c3 on 0; the same silence order, other days.
+    assert late["act_recency_pct"].tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert late["act_age_pct"].tolist() == pytest.approx([5 / 6, 1 / 3, 5 / 6])  # c1, c3 tie
+    # The same row ranked among a later, longer-silent cohort keeps its place in [0, 1].
+    assert late["util_days_since_active"].max() > early["util_days_since_active"].max()
+
+
 def test_a_purchase_recorded_at_or_after_as_of_is_not_counted():
     # c1's day-30 purchase reached the data on day 40: unknown at day 40, known at day 41.
     late = purchase_log(LOG, recorded={2: 40})
@@ -120,10 +139,11 @@ def test_every_activity_column_is_declared_once_with_kind_and_direction():
         )
         if c.startswith("act_")
     ]
-    assert len(names) == len(set(names)) == 12  # 9 per buyer, 3 windows
+    assert len(names) == len(set(names)) == 14  # 11 per buyer, 3 windows
     directions = {n: lookup(n).feature.risk_direction for n in names}
     assert directions["act_recency_over_gap"] == +1 and directions["act_periods_total"] == -1
     assert lookup("act_days_since_first").kind == CONTEXT  # tenure, never a reason
+    assert lookup("act_age_pct").kind == CONTEXT and directions["act_recency_pct"] == +1
     assert lookup("act_dollars_last_vs_mean").feature.family == "product adoption"
 
 

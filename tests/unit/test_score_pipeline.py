@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -141,3 +142,29 @@ def test_an_open_play_is_marked_on_the_list_and_not_sent_as_new(week, tmp_path):
         col = head.index("Play in progress")
         markers += [r[col] for r in ws.iter_rows(min_row=2, values_only=True) if r[col]]
     assert markers == [f"in progress since {started.date()}"]
+
+
+def test_a_hybrid_model_scores_a_week_with_its_offset(week, tmp_path):
+    from churn import dataset
+    from churn.modeling import LinearOffset
+    from churn.modeling.hybrid import linear_features
+    from churn.pipelines.score import score_week
+    from churn.settings import settings_from_dict
+
+    tables, model, as_of = week
+    frame = dataset.build_scoring_frame(tables, as_of)
+    feats = linear_features(frame, model.feature_names)
+    y = (model.predict_raw(frame) > np.median(model.predict_raw(frame))).astype(float)
+    offset = LinearOffset(feats).fit(frame, y)
+    hybrid = ChurnModel(
+        model.booster, model.calibrator, model.feature_names, 90, model.metadata, offset
+    )
+    settings = settings_from_dict({"scoring": LIST_ALL | {"list_size": 30}})
+    plain = score_week(tables, model, as_of, settings, tmp_path / "plain")
+    result = score_week(tables, hybrid, as_of, settings, tmp_path / "hybrid")
+    assert result.headline["scored"] == plain.headline["scored"] > 0
+    listed = pd.read_csv(result.folder / "at_risk.csv", dtype={"customer_id": str})
+    mine = listed.set_index("customer_id")["churn_probability"]
+    X = frame.set_index("customer_id").loc[mine.index]
+    np.testing.assert_allclose(mine, hybrid.predict_proba(X), atol=5e-3)  # rounded on the list
+    assert not np.allclose(hybrid.predict_proba(X), model.predict_proba(X), atol=5e-3)

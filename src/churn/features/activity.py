@@ -14,6 +14,12 @@ and it was recorded strictly before it (``avail < as_of``). The lookback is unbo
 join of the spine to every visible active period of the customer, the gaps between consecutive
 periods from a window function, one ``GROUP BY`` snapshot row. Columns are declared in
 ``churn.features.registry`` (``act_*``, ``requires="activity_history"``).
+
+Days themselves still grow past the training range (a buyer silent 272 days at a test date when
+no training snapshot saw more than 179), so :func:`cohort_percentiles` adds the RFM analyst's
+answer: recency and age as percentiles among the customers of the same snapshot (the spine rows
+sharing its ``as_of``), which lie in [0, 1] at any date. They read only those customers'
+features at that as_of, so they are as point-in-time as the days they rank.
 """
 
 from __future__ import annotations
@@ -25,6 +31,12 @@ import pandas as pd
 
 from churn.contract import USAGE_PERIODS, Tables
 from churn.features.registry import ACTIVITY_WINDOWS, SEAT_METRICS, slug
+
+#: Cross-sectional percentile column -> the days column it ranks within each as_of.
+PERCENTILES: dict[str, str] = {
+    "act_recency_pct": "util_days_since_active",
+    "act_age_pct": "act_days_since_first",
+}
 
 #: Floor of the exposure in the lifetime rate, days (a first purchase yesterday is not 30 a month).
 MIN_EXPOSURE_DAYS = 30.0
@@ -120,4 +132,16 @@ def lifetime_activity(engine: Any, chunk: pd.DataFrame) -> pd.DataFrame:
             out[f"act_{key}_last_vs_mean"] = np.where(
                 (count >= 2) & (earlier > 0), last / earlier, np.nan
             )
+    return out
+
+
+def cohort_percentiles(feats: pd.DataFrame, as_of: pd.Series) -> pd.DataFrame:
+    """:data:`PERCENTILES` of ``feats``: each row's rank within the rows of the same ``as_of``
+    (average rank of ties over the rows with a value, in (0, 1]); missing where the ranked
+    column is missing. ``as_of`` is aligned with ``feats`` by position."""
+    keys = np.asarray(as_of)
+    out = pd.DataFrame(index=feats.index)
+    for name, col in PERCENTILES.items():
+        values = pd.Series(feats[col].to_numpy(dtype=float), index=feats.index)
+        out[name] = values.groupby(keys).rank(pct=True).to_numpy()
     return out

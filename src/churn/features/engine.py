@@ -64,7 +64,7 @@ import pandas as pd
 
 from churn.contract import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, USAGE_PERIODS, Tables
 from churn.errors import ChurnError
-from churn.features.activity import activity_spec, lifetime_activity
+from churn.features.activity import activity_spec, cohort_percentiles, lifetime_activity
 from churn.features.registry import (
     ACTIVE_METRICS,
     INTERACTION_WINDOWS,
@@ -345,6 +345,10 @@ def build_features(
     acct = parts[0]
     event_feats = pd.concat(parts[1:], axis=0) if len(parts) > 1 else pd.DataFrame()
     feats = acct.join(event_feats, how="left")
+    if spec.activity_history:
+        # Across chunks: a percentile ranks every spine row of the same as_of.
+        feats = feats.reindex(np.arange(len(out)))
+        feats = feats.join(cohort_percentiles(feats, work["as_of"]))
     return _finish(out, feats, spec, columns)
 
 

@@ -369,6 +369,19 @@ def act_overdue(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -
     return "Still within their usual gap between active periods"
 
 
+def act_pct(what: str) -> Render:
+    def render(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
+        v = _num(row, name)
+        if v is None:
+            return "No activity on record"
+        pct = min(round(v * 100), 99)  # the top rank ties at 100%: "longer than 99%" is true
+        if what == "recency":
+            return f"Silent for longer than {pct}% of customers at the same date"
+        return f"Buying for longer than {pct}% of customers at the same date"
+
+    return render
+
+
 def act_total(name: str, row: Mapping[str, Any], d: int, g: tuple[str, ...]) -> str:
     v = _num(row, name) or 0.0
     return f"{_n(v)} {human(g[0])} in total over their whole history"

@@ -394,6 +394,16 @@ REGISTRY: tuple[Feature, ...] = (
        "Days since the last active period over the customer's own mean gap (above 1: overdue).",
        "Silent {x} times their usual gap", r.act_overdue, risk=+1,
        requires="activity_history"),
+    _f("act_recency_pct", "usage", None, _ADOPTION,
+       "Days since the last active period as a percentile among the customers of the same "
+       "snapshot (RFM recency score; 1: the longest silence). Stays in [0, 1] at later dates.",
+       "Silent longer than {pct}% of customers", r.act_pct("recency"), risk=+1,
+       requires="activity_history"),
+    _f("act_age_pct", "usage", None, _ADOPTION,
+       "Days since the first active period as a percentile among the customers of the same "
+       "snapshot (1: the oldest buyer).",
+       "Buyer for longer than {pct}% of customers", r.act_pct("age"), kind=CONTEXT,
+       requires="activity_history"),
     _f("act_{metric}_total", "usage", None, _ADOPTION,
        "Sum of {metric} over the whole history (lifetime spend for a money metric).",
        "{value} {metric} in total", r.act_total, fill=0.0, risk=-1, loop=("metric",),

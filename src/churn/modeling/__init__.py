@@ -49,6 +49,7 @@ from churn.modeling.evaluation import (
     roc_auc,
     top_decile_lift,
 )
+from churn.modeling.hybrid import KINDS, LinearOffset, zero_booster
 from churn.modeling.leakage import (
     LEAK_PROBE_ARTIFACT,
     LEAK_PROBE_TAG,
@@ -65,6 +66,7 @@ from churn.modeling.model import Calibrator, ChurnModel
 from churn.modeling.promotion import decide_promotion, gate, judge
 from churn.modeling.protocol import FixedAsOfSplit, fixed_as_of_split
 from churn.modeling.refit import known_labels, refit_model, refit_split
+from churn.modeling.selection import Selection, select_kind
 from churn.modeling.training import (
     backtest,
     backtest_summary,
@@ -84,6 +86,11 @@ __all__ = [
     "FHL_2005_CDNOW",
     "RECENCY",
     "FixedAsOfSplit",
+    "KINDS",
+    "LinearOffset",
+    "Selection",
+    "select_kind",
+    "zero_booster",
     "activity_baselines",
     "bgnbd_baseline",
     "bgnbd_p_no_purchase",

@@ -19,6 +19,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from churn.errors import ChurnError
+from churn.modeling.hybrid import LinearOffset, hybrid_logit
 
 if TYPE_CHECKING:
     from churn.features import FeatureSpec
@@ -144,6 +145,10 @@ class ChurnModel:
         Label horizon the model was trained for.
     metadata
         JSON-safe facts: run_id, model_version, train/test as_of ranges, settings, metrics.
+    offset
+        The linear model the trees were boosted from (``churn.modeling.hybrid``: kinds
+        ``hybrid`` and ``logistic``), or ``None`` for plain LightGBM. Its log-odds add to the
+        trees' in every prediction and contribution.
     """
 
     booster: lgb.Booster
@@ -151,6 +156,12 @@ class ChurnModel:
     feature_names: list[str]
     horizon_days: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    offset: LinearOffset | None = None
+
+    @property
+    def kind(self) -> str:
+        """``lightgbm``, ``hybrid`` or ``logistic`` (``churn.modeling.hybrid.KINDS``)."""
+        return str(self.metadata.get("model_kind", "lightgbm" if self.offset is None else "hybrid"))
 
     @property
     def feature_spec(self) -> FeatureSpec | None:
@@ -198,8 +209,11 @@ class ChurnModel:
         return out
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated probability of churn from the booster."""
-        return np.asarray(self.booster.predict(self.prepare(X)), dtype=float)
+        """Uncalibrated probability of churn: the booster's, from the offset's log-odds plus
+        the trees' when there is an offset."""
+        if self.offset is None:
+            return np.asarray(self.booster.predict(self.prepare(X)), dtype=float)
+        return 1.0 / (1.0 + np.exp(-hybrid_logit(self.booster, self.offset, X, self.prepare(X))))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn within ``horizon_days`` of each row's as_of."""
@@ -213,20 +227,28 @@ class ChurnModel:
         probability terms do not, and callers must convert honestly if they show them.
         """
         values = self.booster.predict(self.prepare(X), pred_contrib=True)
-        return pd.DataFrame(
+        out = pd.DataFrame(
             np.asarray(values, dtype=float),
             index=X.index,
             columns=[*self.feature_names, "bias"],
         )
+        if self.offset is not None:
+            # A linear model's exact SHAP values (independent features) add to TreeSHAP's.
+            out[self.offset.features] += self.offset.terms(X)
+            out["bias"] += self.offset.intercept_
+        return out
 
     def to_metadata(self) -> dict[str, Any]:
         """Everything but the booster, JSON-safe: stored beside the LightGBM model file."""
-        return {
+        out = {
             "calibrator": self.calibrator.to_dict(),
             "feature_names": list(self.feature_names),
             "horizon_days": int(self.horizon_days),
             "metadata": self.metadata,
         }
+        if self.offset is not None:
+            out["offset"] = self.offset.to_dict()
+        return out
 
     @classmethod
     def from_parts(cls, booster: lgb.Booster, stored: dict[str, Any], **extra: Any) -> ChurnModel:
@@ -237,4 +259,5 @@ class ChurnModel:
             feature_names=list(stored["feature_names"]),
             horizon_days=int(stored["horizon_days"]),
             metadata={**dict(stored.get("metadata") or {}), **extra},
+            offset=LinearOffset.from_dict(stored["offset"]) if stored.get("offset") else None,
         )

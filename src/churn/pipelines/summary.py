@@ -28,6 +28,7 @@ class TrainReport:
     champion_version_before: str | None
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    model_selection: str = ""  # the fixed-as_of protocol's model kind and why (else empty)
 
 
 #: Rows of the summary table: metric key -> label shown to people.
@@ -118,12 +119,11 @@ def summary_renderables(report: TrainReport, capacity_k: int | None = None) -> l
             f"{m['backtest_roc_auc_mean']:.3f} +/- {m['backtest_roc_auc_std']:.3f} "
             f"(min {m['backtest_roc_auc_min']:.3f})"
         )
-    deployed = [f"deployed: {report.split['deployed']}"] if report.split.get("deployed") else []
-    lines.extend([*deployed, f"gate: {report.gate_outcome}"])
+    said = {"model kind": report.model_selection, "deployed": report.split.get("deployed")}
+    lines += [f"{k}: {v}" for k, v in said.items() if v] + [f"gate: {report.gate_outcome}"]
     champion = " (champion)" if report.promoted else ""
     lines.append(f"run {report.run_id}, model churn version {report.model_version}{champion}")
-    lines.append(f"took {report.seconds:.0f} s; browse runs with: make ui")
-    return [table, *lines]
+    return [table, *lines, f"took {report.seconds:.0f} s; browse runs with: make ui"]
 
 
 def static_summary_lines(report: Any) -> list[str]:

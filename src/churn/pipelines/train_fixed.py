@@ -3,7 +3,9 @@
 dataset -> the frame of ``churn.dataset.fixed_as_of_frame`` (training snapshots ending
 ``train_horizon_days`` before ``as_of``, the test snapshot at ``as_of``, everything but the test
 labels from the data known before ``as_of``) -> ``churn.modeling.fixed_as_of_split`` (customers
-held out for early stopping and calibration) -> LightGBM -> the model beside every baseline on
+held out for early stopping and calibration) -> the model kind (LightGBM, a hybrid boosted from a
+logistic offset, or the offset alone) chosen on an out-of-time fold of the training snapshots
+(``churn.modeling.select_kind``) -> that kind trained -> the model beside every baseline on
 the test rows: the health card, logistic regression on the same features, recency alone, and
 BG/NBD's P(no purchase in the horizon) when pymc-marketing is importable (skipped with a
 warning otherwise) -> the same gate, MLflow run and registration as the rolling protocol
@@ -76,7 +78,9 @@ def run_train_fixed(
             frame, ev.as_of, ev.train_horizon(), ev.horizon_days, seed=tr.seed
         )
         probe = m.probe_rows(split.part(frame, "fit"), tr, accept_leak_risk)
-        result = m.train_model(frame, settings, split=split)
+    with timed(timings, "choose the model kind on a fold before as_of"):
+        selection = m.select_kind(frame, split, tr)
+        result = m.train_model(frame, settings, split=split, kind=selection.choice)
     with timed(timings, "evaluate and baselines"):
         extra, bg_info = m.activity_baselines(frame, split, ev.horizon_days, tr.seed)
         if m.BGNBD not in extra:
@@ -87,14 +91,14 @@ def run_train_fixed(
     log.info("strongest baseline on the test rows: %s (ROC AUC %.4f)", strongest, value)
     with tracking.store_lock(uri):
         gate = before, promoted, outcome = _gate(uri, cmp, result.model, tr, force, probe)
-        metrics = {**cmp.metrics(), "best_iteration": float(result.best_iteration)}
+        metrics = {**cmp.metrics(), **selection.metrics(), "best_iteration": result.best_iteration}
         metrics["strongest_baseline_roc_auc"] = value
         metrics.update({f"bgnbd_{k}": v for k, v in bg_info.get("params", {}).items()})
         metrics.update({f"bgnbd_{k}": v for k, v in bg_info.items() if k.startswith("max_abs")})
         with timed(timings, "plots"):
             figures = m.comparison_figures(cmp, result, pd.DataFrame(), tr)
         lineage = training_lineage(data, tables, frame, result)
-        lineage.update(strongest_baseline=strongest, bgnbd=bg_info["note"])
+        lineage.update(strongest_baseline=strongest, bgnbd=bg_info["note"], **selection.params())
 
         parts = (config, settings, tables, frame, result, cmp, metrics, pd.DataFrame(), figures)
         run = TrainingRun(*parts, lineage, gate=gate, force=force, spec=spec, probe=probe)
@@ -115,6 +119,7 @@ def run_train_fixed(
         champion_version_before=str(before.version) if before else None,
         seconds=round(time.perf_counter() - started, 1),
         timings=timings,
+        model_selection=selection.note,
     )
 
 

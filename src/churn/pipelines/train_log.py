@@ -95,6 +95,7 @@ def _log_params_and_tags(run: TrainingRun) -> None:
             "forced": str(run.force),
             "champion_version_before": str(before.version if before else None),
             "has_oracle": str(ORACLE in run.comparison.results),
+            "model_kind": str(model.metadata.get("model_kind", "lightgbm")),
         }
     )
     dataset = training_dataset(
