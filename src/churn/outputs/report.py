@@ -294,6 +294,8 @@ def _table_row(r: Mapping[str, Any], k: int, top_tier: str | None) -> dict[str, 
         "top": int(_text(r.get("risk_tier")) == (top_tier or "")),
         "revenue": fmt_money(r.get("revenue_at_risk")),
         "revenue_sort": _num(r.get("revenue_at_risk")),
+        # rank_by: uplift: what the list is ordered by, shown under the revenue at risk.
+        "saved": fmt_money(r.get("expected_arr_saved")),
         "renewal": "" if missing(r.get("days_to_renewal")) else f"{int(r['days_to_renewal'])} d",
         "renewal_sort": _num(r.get("days_to_renewal")),
         "reasons": reasons(r, k),

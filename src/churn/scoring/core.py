@@ -45,6 +45,7 @@ from churn.scoring.listing import (
     whole_percent_problems,
 )
 from churn.settings import ScoringSettings
+from churn.uplift import expected_arr_saved
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ KEY_COLUMNS = ("customer_id", "as_of")
 ACCOUNT_COLUMNS = ("name", "account_owner", "segment", "plan", "arr")
 PRIORITIES = ("revenue_at_risk", "probability")
 REASON_SCOPES = ("all", "listed")
+RANK_BY = ("risk", "uplift")
 #: The point-in-time feature the list's days_to_renewal column is read from.
 RENEWAL_FEATURE = "acct_days_to_renewal"
 
@@ -80,6 +82,8 @@ def check_scoring_settings(settings: ScoringSettings) -> None:
     problems = []
     if settings.priority not in PRIORITIES:
         problems.append(f"scoring.priority is {settings.priority!r}; use one of {PRIORITIES}")
+    if settings.rank_by not in RANK_BY:
+        problems.append(f"scoring.rank_by is {settings.rank_by!r}; use one of {RANK_BY}")
     if settings.reasons_scope not in REASON_SCOPES:
         problems.append(
             f"scoring.reasons_scope is {settings.reasons_scope!r}; use one of {REASON_SCOPES}"
@@ -229,6 +233,7 @@ def score_customers(
     families: Mapping[str, str],
     render: Renderer,
     calibrate=None,
+    uplift=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Score every scorable customer, with tiers, revenue at risk, reasons and the play.
 
@@ -248,6 +253,10 @@ def score_customers(
     calibrate
         The model's calibrator (``model.calibrator.transform``), so reason effects are in
         calibrated-probability points.
+    uplift
+        ``rank_by: uplift`` only: features -> each customer's expected effect of the play on
+        churn (``churn.uplift.TwoModelUplift.predict_effect`` over the model's columns); adds
+        ``uplift_effect`` and ``expected_arr_saved``, which then order the list.
 
     Returns
     -------
@@ -281,6 +290,9 @@ def score_customers(
     scores = scores.merge(accounts, on="customer_id", how="left", validate="one_to_one")
     scores["risk_tier"] = assign_tiers(scores["churn_probability"], settings.tiers)
     scores["revenue_at_risk"] = scores["churn_probability"] * scores["arr"]
+    if uplift is not None:
+        scores["uplift_effect"] = np.asarray(uplift(X), dtype=float)
+        scores["expected_arr_saved"] = expected_arr_saved(scores["uplift_effect"], scores["arr"])
     scores = order_for_list(scores, settings)
     scores["priority_rank"] = np.arange(1, len(scores) + 1)
     scores["listed"] = listed_mask(scores, settings)
