@@ -135,8 +135,7 @@ def evaluate(ev: pd.DataFrame, budget: int) -> dict:
     per_week = {k: budget_saved(ev, f"{k}_key", budget) for k in ("risk", "uplift")}
     per_week["oracle"] = budget_saved(ev.assign(oracle_key=ev["true_saved"]), "oracle_key", budget)
     random = sum(
-        float(part["true_saved"].mean()) * min(budget, len(part))
-        for _, part in ev.groupby("as_of")
+        float(part["true_saved"].mean()) * min(budget, len(part)) for _, part in ev.groupby("as_of")
     )
     per_week["random"] = random
     corr = float(np.corrcoef(ev["uplift_effect"], ev["true_effect"])[0, 1])
@@ -195,7 +194,7 @@ def main() -> int:
     pilot = [PILOT_START + i * WEEK for i in range(args.pilot_weeks)]
     # The first evaluation week comes after every pilot outcome is known.
     first_eval = pilot[-1] + pd.Timedelta(days=HORIZON) + WEEK
-    first_eval += pd.Timedelta(days=(7 - first_eval.dayofweek) % 7)
+    first_eval += pd.Timedelta(days=(7 - first_eval.day_of_week) % 7)
     evals = [first_eval + i * WEEK for i in range(args.eval_weeks)]
     units = first_listed(week_lists(tables, model, pilot + evals))
     train = run_pilot(tables, sim.truth, units[units["as_of"] < first_eval], args.control_share, 0)
@@ -230,8 +229,12 @@ def main() -> int:
             "control_share": args.control_share,
             "treated": int((train["arm"] == "treated").sum()),
             "control": int((train["arm"] == "control").sum()),
-            "churn_treated": round(float(train.loc[train["arm"] == "treated", "churned"].mean()), 3),
-            "churn_control": round(float(train.loc[train["arm"] == "control", "churned"].mean()), 3),
+            "churn_treated": round(
+                float(train.loc[train["arm"] == "treated", "churned"].mean()), 3
+            ),
+            "churn_control": round(
+                float(train.loc[train["arm"] == "control", "churned"].mean()), 3
+            ),
         },
         "evaluation_weeks": f"{evals[0].date()} to {evals[-1].date()}",
         **result,
