@@ -49,6 +49,7 @@ from churn.uplift import (
     check_evidence,
     expected_arr_saved,
     gain_curve,
+    with_play,
 )
 
 HORIZON = 90
@@ -203,7 +204,8 @@ def main() -> int:
         print(why, file=sys.stderr)
         return 1
     rows = dataset.build_outcome_frame(tables, train)
-    uplift = TwoModelUplift().fit(model.prepare(rows), rows["treated"], rows["churned"])
+    X = with_play(model.prepare(rows), rows["recommended_play"])
+    uplift = TwoModelUplift().fit(X, rows["treated"], rows["churned"])
 
     ev = units[units["as_of"] >= first_eval].reset_index(drop=True)
     p0 = np.nan_to_num(oracle_probability(sim.truth, ev[["customer_id", "as_of"]], HORIZON))
@@ -212,7 +214,9 @@ def main() -> int:
     feats = build_features(ev[["customer_id", "as_of"]], tables)
     ev = ev.assign(
         true_effect=expected_effect(ev, p0),
-        uplift_effect=uplift.predict_effect(model.prepare(feats)),
+        uplift_effect=uplift.predict_effect(
+            with_play(model.prepare(feats), ev["recommended_play"])
+        ),
     )
     ev = ev.assign(
         true_saved=expected_arr_saved(ev["true_effect"], arr),

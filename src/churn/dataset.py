@@ -194,7 +194,8 @@ def build_outcome_frame(
     Returns
     -------
     pandas.DataFrame
-        ``customer_id``, ``as_of``, ``treated`` (bool), ``churned`` (bool), then the features.
+        ``customer_id``, ``as_of``, ``treated`` (bool), ``churned`` (bool), the units'
+        ``recommended_play`` when they have one, then the features.
     """
     spine = units[["customer_id", "as_of"]].reset_index(drop=True)
     spine = spine.assign(as_of=pd.to_datetime(spine["as_of"]).astype("datetime64[ns]"))
@@ -203,6 +204,8 @@ def build_outcome_frame(
         treated=(units["arm"].to_numpy() == "treated"),
         churned=units["churned"].to_numpy(dtype=bool),
     )
+    if "recommended_play" in units.columns:  # the play the list recommended that week
+        out["recommended_play"] = units["recommended_play"].to_numpy()
     return pd.concat([out, feats.drop(columns=["customer_id", "as_of"])], axis=1)
 
 

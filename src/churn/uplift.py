@@ -11,7 +11,8 @@ whether they churned within the horizon (``churn.pipelines.uplift`` builds those
   ``P(churn | treated, x) - P(churn | control, x)``: the change in churn probability within the
   horizon the play is expected to cause (negative = the play helps, positive = it backfires).
   Intention to treat, as ``churn impact``: "treated" is "sent to the owner", whatever the owner
-  did, so compliance is part of the effect.
+  did, so compliance is part of the effect. The features are the churn model's, as known at the
+  week's as_of, plus the recommended play (:func:`with_play`).
 - :func:`check_evidence`: the minimum-evidence rule: at least ``min_per_arm`` treated and
   ``min_per_arm`` control outcomes, else no model and a sentence saying why.
 - :func:`expected_arr_saved`: THE definition of what the list ranks by under
@@ -45,6 +46,17 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "num_threads": 1,
     "seed": 0,
 }
+
+
+#: The play is part of what the effect depends on: a workshop saves small accounts, an
+#: executive call the large ones. It is a feature of the uplift model beside the churn model's.
+PLAY_COLUMN = "recommended_play"
+
+
+def with_play(X: pd.DataFrame, plays: pd.Series | np.ndarray) -> pd.DataFrame:
+    """``X`` with the recommended play as a categorical column (the uplift model's input)."""
+    text = pd.Series(np.asarray(plays, dtype=object), index=X.index).fillna("(none)").astype(str)
+    return X.assign(**{PLAY_COLUMN: pd.Categorical(text)})
 
 
 def check_evidence(treated: np.ndarray | pd.Series, min_per_arm: int) -> str | None:

@@ -157,3 +157,49 @@ def test_rank_by_uplift_falls_back_to_risk_with_a_warning_below_the_evidence(
     scoring, effect = pipe.week_ranking(None, None, pd.Timestamp("2025-06-02"), settings, tmp_path)
     assert effect is None and scoring.rank_by == "risk"
     assert "80 treated and 9 control" in caplog.text
+
+
+def _fake_week(root, as_of, sent, control, horizon=90):
+    """A week folder as churn score writes it, with only what uplift reads."""
+    import json
+
+    folder = root / as_of.date().isoformat()
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(
+        json.dumps({"as_of": as_of.isoformat(), "horizon_days": horizon})
+    )
+    sent.to_csv(folder / "at_risk.csv", index=False)
+    control.to_csv(folder / "control.csv", index=False)
+
+
+def test_churn_score_ranks_by_uplift_once_the_past_weeks_have_enough_outcomes(
+    tmp_path, scoring_model_factory
+):
+    from churn import dataset
+    from churn.pipelines.score import score_week
+
+    tables, model, as_of, _ = scoring_model_factory(tmp_path / "sim", seed=4, mess_rate=0.0)
+    root = tmp_path / "weeks"
+    # Two past weeks whose horizon ended before as_of: every active customer listed, half held
+    # out (by customer number), the play the list recommended on each row.
+    for weeks_back in (20, 16):
+        past = as_of - pd.Timedelta(weeks=weeks_back)
+        active = dataset.scoring_spine(tables, past)[["customer_id"]].copy()
+        active["recommended_play"] = "Regular check-in: no single driver stands out"
+        active["arr"] = 1000.0
+        odd = active["customer_id"].str[-1].astype(int) % 2 == 1
+        _fake_week(root, past, active[~odd], active[odd])
+    settings = Settings(
+        scoring=ScoringSettings(
+            rank_by="uplift", uplift_min_per_arm=20, capacity_per_owner=None, min_probability=0.0
+        )
+    )
+    result = score_week(tables, model, as_of, settings, root)
+    listed = result.at_risk
+    assert len(listed) and listed["expected_arr_saved"].gt(0).all()
+    # Ordered by expected ARR saved (the rank keeps the held-out customers' places).
+    assert listed["expected_arr_saved"].is_monotonic_decreasing
+    csv = pd.read_csv(result.folder / "at_risk.csv")
+    assert {"uplift_effect", "expected_arr_saved"} <= set(csv.columns)
+    assert "expected ARR saved" in (result.folder / "manifest.json").read_text()
+    assert "expected saved" in (result.folder / "report.html").read_text()

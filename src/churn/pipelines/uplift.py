@@ -26,7 +26,8 @@ from churn.settings import ScoringSettings, Settings
 
 log = logging.getLogger(__name__)
 
-Effect = Callable[[pd.DataFrame], np.ndarray]
+#: (features of the scored customers, their recommended plays) -> effect on churn probability.
+Effect = Callable[[pd.DataFrame, pd.Series], np.ndarray]
 
 
 def outcome_rows(
@@ -54,7 +55,7 @@ def fit_week_uplift(
     tables: Tables, model: Any, as_of: pd.Timestamp, scoring: ScoringSettings, out_root: Path
 ) -> tuple[Effect | None, str | None]:
     """``(effect, None)`` with the fitted model's effect function, or ``(None, why not)``."""
-    from churn.uplift import TwoModelUplift, check_evidence
+    from churn.uplift import TwoModelUplift, check_evidence, with_play
 
     rows = outcome_rows(tables, model, pd.Timestamp(as_of), Path(out_root))
     if rows is None:
@@ -65,13 +66,14 @@ def fit_week_uplift(
     why = check_evidence(rows["treated"], scoring.uplift_min_per_arm)
     if why:
         return None, why
-    fitted = TwoModelUplift().fit(model.prepare(rows), rows["treated"], rows["churned"])
+    X = with_play(model.prepare(rows), rows["recommended_play"])
+    fitted = TwoModelUplift().fit(X, rows["treated"], rows["churned"])
     log.info(
         "uplift model fitted on %d treated and %d control outcomes",
         int(rows["treated"].sum()),
         int((~rows["treated"]).sum()),
     )
-    return (lambda X: fitted.predict_effect(model.prepare(X))), None
+    return (lambda X, plays: fitted.predict_effect(with_play(model.prepare(X), plays))), None
 
 
 def week_ranking(

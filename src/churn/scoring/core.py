@@ -254,9 +254,9 @@ def score_customers(
         The model's calibrator (``model.calibrator.transform``), so reason effects are in
         calibrated-probability points.
     uplift
-        ``rank_by: uplift`` only: features -> each customer's expected effect of the play on
-        churn (``churn.uplift.TwoModelUplift.predict_effect`` over the model's columns); adds
-        ``uplift_effect`` and ``expected_arr_saved``, which then order the list.
+        ``rank_by: uplift`` only: ``(features, recommended plays) ->`` each customer's expected
+        effect of the play on churn (``churn.pipelines.uplift``); adds ``uplift_effect`` and
+        ``expected_arr_saved``, which then order and cut the list (reasons for everyone).
 
     Returns
     -------
@@ -290,17 +290,33 @@ def score_customers(
     scores = scores.merge(accounts, on="customer_id", how="left", validate="one_to_one")
     scores["risk_tier"] = assign_tiers(scores["churn_probability"], settings.tiers)
     scores["revenue_at_risk"] = scores["churn_probability"] * scores["arr"]
-    if uplift is not None:
-        scores["uplift_effect"] = np.asarray(uplift(X), dtype=float)
-        scores["expected_arr_saved"] = expected_arr_saved(scores["uplift_effect"], scores["arr"])
     scores = order_for_list(scores, settings)
     scores["priority_rank"] = np.arange(1, len(scores) + 1)
     scores["listed"] = listed_mask(scores, settings)
     ids = scorable.loc[finite, "customer_id"].astype(str).to_numpy()
+    # Under uplift the effect depends on the play, which comes from the reasons: reasons (and
+    # plays) for every scored customer first, then the list is cut by expected ARR saved.
+    first = settings if uplift is None else settings.model_copy(update={"reasons_scope": "all"})
     scores, contributions = _with_reasons(
-        scores, X, ids, model, settings, families=families, render=render, calibrate=calibrate
+        scores, X, ids, model, first, families=families, render=render, calibrate=calibrate
     )
+    if uplift is not None:
+        scores = _by_uplift(scores, X, ids, uplift, settings)
     return scores, contributions, unscored
+
+
+def _by_uplift(
+    scores: pd.DataFrame, X: pd.DataFrame, ids: np.ndarray, uplift, settings: ScoringSettings
+) -> pd.DataFrame:
+    """``scores`` with ``uplift_effect`` and ``expected_arr_saved``, re-ordered and re-cut."""
+    X_ordered = X.set_index(ids).loc[scores["customer_id"]].reset_index(drop=True)
+    out = scores.reset_index(drop=True)
+    out["uplift_effect"] = np.asarray(uplift(X_ordered, out["recommended_play"]), dtype=float)
+    out["expected_arr_saved"] = expected_arr_saved(out["uplift_effect"], out["arr"])
+    out = order_for_list(out.drop(columns=["priority_rank", "listed"]), settings)
+    out["priority_rank"] = np.arange(1, len(out) + 1)
+    out["listed"] = listed_mask(out, settings)
+    return out
 
 
 def _with_reasons(
