@@ -18,7 +18,7 @@
    each ranking would have saved), its area over random, and the ARR saved when owners can
    contact only ``--budget`` customers a week.
 
-Nothing of the evaluation weeks is used to fit anything. Runs in about 2-4 minutes on 2 cores.
+Nothing of the evaluation weeks is used to fit anything. Runs in about 3 minutes on 2 cores (20,000 customers).
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def plot(curves: dict, path: Path, title: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=6000)
+    parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pilot-weeks", type=int, default=23)
     parser.add_argument("--eval-weeks", type=int, default=5)
@@ -249,9 +249,10 @@ def main() -> int:
     if args.png:
         share = result["arr_saved_with_budget"]
         title = (
-            f"{args.customers} simulated customers, {len(ev)} listed in {len(evals)} evaluation "
-            f"weeks; top {args.budget}/week saves {share['uplift']:,.0f} (uplift) vs "
-            f"{share['risk']:,.0f} (risk)"
+            f"{args.customers:,} simulated customers; uplift model fitted on {len(train):,} pilot "
+            f"outcomes; {len(ev)} listed in {len(evals)} later weeks\n"
+            f"top {args.budget} a week: uplift saves {share['uplift']:,.0f}, risk "
+            f"{share['risk']:,.0f}, random {share['random']:,.0f} (true ARR)"
         )
         plot(curves, args.png, title)
     return 0 if all(math.isfinite(v) for v in result["arr_saved_with_budget"].values()) else 1

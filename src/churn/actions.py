@@ -225,7 +225,10 @@ def restart_changed_plays(
     keys = pd.MultiIndex.from_arrays([rows["customer_id"], rows["started_at"]])
     plays = recorded.reindex(keys).to_numpy()
     changed = np.array(
-        [isinstance(p, frozenset) and play not in p for p, play in zip(plays, rows["play"])],
+        [
+            isinstance(p, frozenset) and play not in p
+            for p, play in zip(plays, rows["play"], strict=True)
+        ],
         dtype=bool,
     )
     changed &= (rows["started_at"] < pd.Timestamp(week)).to_numpy()

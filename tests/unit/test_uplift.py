@@ -203,3 +203,7 @@ def test_churn_score_ranks_by_uplift_once_the_past_weeks_have_enough_outcomes(
     assert {"uplift_effect", "expected_arr_saved"} <= set(csv.columns)
     assert "expected ARR saved" in (result.folder / "manifest.json").read_text()
     assert "expected saved" in (result.folder / "report.html").read_text()
+    from openpyxl import load_workbook
+
+    book = next((result.folder / "owners").glob("*.xlsx"))
+    assert "Expected ARR saved" in [c.value for c in load_workbook(book)["At risk"][1]]
