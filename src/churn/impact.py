@@ -214,7 +214,9 @@ def measure_impact(
     for group in GROUPS:
         report["by"][group] = {
             str(level): compare_arms(part, min_customers, resamples, seed)
-            for level, part in units.groupby(units[group].fillna("(none)").astype(str))
+            for level, part in units.groupby(
+                units[group].astype(object).fillna("(none)").astype(str)
+            )
         }
     return report
 

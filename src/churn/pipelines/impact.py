@@ -130,9 +130,9 @@ def true_effect(data: Path, weeks: list[dict[str, Any]], extraction) -> dict[str
     by = {
         group: {
             str(level): {"mean_effect_on_churn": float(part.mean()), "customers": len(part)}
-            for level, part in keyed.groupby(keyed[group].fillna("(none)").astype(str))[
-                "true_effect"
-            ]
+            for level, part in keyed.groupby(
+                keyed[group].astype(object).fillna("(none)").astype(str)
+            )["true_effect"]
         }
         for group in GROUPS
     }
