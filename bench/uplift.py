@@ -152,44 +152,37 @@ def evaluate(ev: pd.DataFrame, budget: int) -> dict:
     }, curves
 
 
-def plot(curves: dict, path: Path, title: str) -> None:
+def plot(panels: list[tuple[dict, str]], path: Path, title: str) -> None:
+    """One panel of gain curves per seed: true ARR saved by the top share of each ranking."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    n = len(curves["risk"]) - 1
-    x = np.arange(n + 1) / n
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4), dpi=110)
+    axes = np.atleast_1d(axes)
     styles = {"uplift": "-", "risk": "-", "oracle": ":"}
-    for name, curve in curves.items():
-        ax.plot(x, curve / 1e3, styles[name], label=f"ranked by {name}")
-    ax.plot([0, 1], [0, curves["risk"][-1] / 1e3], "--", color="grey", label="random")
-    ax.set_xlabel("share of the evaluation weeks' listed customers contacted (best first)")
-    ax.set_ylabel("true ARR saved (thousands)")
-    ax.set_title(title, fontsize=10)
-    ax.legend()
-    ax.grid(alpha=0.3)
+    for ax, (curves, label) in zip(axes, panels, strict=True):
+        n = len(curves["risk"]) - 1
+        x = np.arange(n + 1) / n
+        for name, curve in curves.items():
+            ax.plot(x, curve / 1e3, styles[name], label=f"ranked by {name}")
+        ax.plot([0, 1], [0, curves["risk"][-1] / 1e3], "--", color="grey", label="random")
+        ax.set_xlabel("share of the later weeks' listed customers contacted")
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("true ARR saved (thousands)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=20000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pilot-weeks", type=int, default=23)
-    parser.add_argument("--eval-weeks", type=int, default=5)
-    parser.add_argument("--control-share", type=float, default=0.5)
-    parser.add_argument("--min-per-arm", type=int, default=200)
-    parser.add_argument("--budget", type=int, default=10)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--png", type=Path, default=None)
-    args = parser.parse_args()
-
+def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, dict, str]:
+    """One simulated base: pilot, uplift fit, evaluation. ``(result, curves, plot title)``."""
     with tempfile.TemporaryDirectory() as tmp:
-        sim = simulate(args.customers, seed=args.seed, months=24)
+        sim = simulate(args.customers, seed=seed, months=24)
         tables = load_dataset(write_dataset(sim, Path(tmp) / "data"))
     model = risk_model(tables)
     pilot = [PILOT_START + i * WEEK for i in range(args.pilot_weeks)]
@@ -201,8 +194,7 @@ def main() -> int:
     train = run_pilot(tables, sim.truth, units[units["as_of"] < first_eval], args.control_share, 0)
     why = check_evidence(train["arm"] == "treated", args.min_per_arm)
     if why:
-        print(why, file=sys.stderr)
-        return 1
+        raise SystemExit(why)
     rows = dataset.build_outcome_frame(tables, train)
     X = with_play(model.prepare(rows), rows["recommended_play"])
     uplift = TwoModelUplift().fit(X, rows["treated"], rows["churned"])
@@ -224,38 +216,70 @@ def main() -> int:
         risk_key=ev["churn_probability"] * arr,
     )
     result, curves = evaluate(ev, args.budget)
+    arm = train["arm"] == "treated"
     result = {
-        "command": "PYTHONPATH=src python bench/uplift.py " + " ".join(sys.argv[1:]),
-        "customers": args.customers,
-        "seed": args.seed,
+        "seed": seed,
         "pilot": {
             "weeks": f"{pilot[0].date()} to {pilot[-1].date()} ({len(pilot)})",
             "control_share": args.control_share,
-            "treated": int((train["arm"] == "treated").sum()),
-            "control": int((train["arm"] == "control").sum()),
-            "churn_treated": round(
-                float(train.loc[train["arm"] == "treated", "churned"].mean()), 3
-            ),
-            "churn_control": round(
-                float(train.loc[train["arm"] == "control", "churned"].mean()), 3
-            ),
+            "treated": int(arm.sum()),
+            "control": int((~arm).sum()),
+            "churn_treated": round(float(train.loc[arm, "churned"].mean()), 3),
+            "churn_control": round(float(train.loc[~arm, "churned"].mean()), 3),
         },
         "evaluation_weeks": f"{evals[0].date()} to {evals[-1].date()}",
         **result,
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    share = result["arr_saved_with_budget"]
+    title = (
+        f"seed {seed}: fitted on {len(train):,} pilot outcomes, {len(ev)} customers later\n"
+        f"top {args.budget}/week saves {share['uplift']:,.0f} (uplift) vs "
+        f"{share['risk']:,.0f} (risk)"
+    )
+    return result, curves, title
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=20000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--pilot-weeks", type=int, default=23)
+    parser.add_argument("--eval-weeks", type=int, default=5)
+    parser.add_argument("--control-share", type=float, default=0.5)
+    parser.add_argument("--min-per-arm", type=int, default=200)
+    parser.add_argument("--budget", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--png", type=Path, default=None, help="gain curves, one panel a seed")
+    args = parser.parse_args()
+
+    runs, panels = [], []
+    for seed in args.seeds:
+        result, curves, title = run_seed(args, seed)
+        print(json.dumps(result, indent=2), flush=True)
+        runs.append(result)
+        panels.append((curves, title))
     if args.png:
-        share = result["arr_saved_with_budget"]
-        title = (
-            f"{args.customers:,} simulated customers; uplift model fitted on {len(train):,} pilot "
-            f"outcomes; {len(ev)} listed in {len(evals)} later weeks\n"
-            f"top {args.budget} a week: uplift saves {share['uplift']:,.0f}, risk "
-            f"{share['risk']:,.0f}, random {share['random']:,.0f} (true ARR)"
+        head = (
+            f"{args.customers:,} simulated customers a seed: the uplift model fitted on a "
+            f"{args.pilot_weeks}-week pilot ({args.control_share:.0%} held out), both rankings "
+            "scored against the true effects of later weeks"
         )
-        plot(curves, args.png, title)
-    return 0 if all(math.isfinite(v) for v in result["arr_saved_with_budget"].values()) else 1
+        plot(panels, args.png, head)
+    saved = [r["arr_saved_with_budget"] for r in runs]
+    summary = {
+        "command": "PYTHONPATH=src python bench/uplift.py " + " ".join(sys.argv[1:]),
+        "customers": args.customers,
+        "seeds": args.seeds,
+        "uplift_beats_risk_with_budget": sum(s["uplift"] > s["risk"] for s in saved),
+        "mean_arr_saved_with_budget": {
+            k: round(float(np.mean([s[k] for s in saved])), 0) for k in saved[0]
+        },
+        "runs": runs,
+    }
+    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return 0 if all(math.isfinite(v) for s in saved for v in s.values()) else 1
 
 
 if __name__ == "__main__":
