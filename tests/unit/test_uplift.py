@@ -202,7 +202,8 @@ def test_churn_score_ranks_by_uplift_once_the_past_weeks_have_enough_outcomes(
     csv = pd.read_csv(result.folder / "at_risk.csv")
     assert {"uplift_effect", "expected_arr_saved"} <= set(csv.columns)
     assert "expected ARR saved" in (result.folder / "manifest.json").read_text()
-    assert "expected saved" in (result.folder / "report.html").read_text()
+    page = (result.folder / "report.html").read_text()
+    assert "expected saved" in page and "Sorted by expected ARR saved" in page
     from openpyxl import load_workbook
 
     book = next((result.folder / "owners").glob("*.xlsx"))
