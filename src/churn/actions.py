@@ -11,6 +11,8 @@
   future), each naming the file, the rows and how to fix it, as one :class:`ActionsError`;
 - :func:`merge_actions`: the table updated with new rows; idempotent: a row is keyed by
   (customer_id, play, started_at), so recording the same file twice adds and changes nothing;
+- :func:`restart_changed_plays`: a returned workbook's row whose play is not the customer's
+  recorded play of that start is a new action, started at the workbook's week;
 - :func:`mark_play_status`: the list's customers with a play still open at as_of, marked.
 """
 
@@ -205,6 +207,34 @@ def workbook_actions(
         rows["started_at"] = as_of
     rows["started_at"] = rows["started_at"].where(rows["started_at"].notna(), as_of)
     return rows.reindex(columns=ACTION_COLUMNS).reset_index(drop=True)
+
+
+def restart_changed_plays(
+    rows: pd.DataFrame, existing: pd.DataFrame, week: pd.Timestamp | None
+) -> pd.DataFrame:
+    """Rows of a returned workbook whose play changed become new actions started at its week.
+
+    The workbook pre-fills Started with the start of the customer's open play, so that a Status
+    filled in updates that play. When this week's recommended play is another one, the row is
+    a new action: its start is the workbook's week, not the old play's start (the old play is
+    left as it was). Rows whose (customer, start) has no recorded play are unchanged.
+    """
+    if week is None or not len(rows) or not len(existing):
+        return rows
+    recorded = existing.groupby(["customer_id", "started_at"])["play"].agg(frozenset)
+    keys = pd.MultiIndex.from_arrays([rows["customer_id"], rows["started_at"]])
+    plays = recorded.reindex(keys).to_numpy()
+    changed = np.array(
+        [
+            isinstance(p, frozenset) and play not in p
+            for p, play in zip(plays, rows["play"], strict=True)
+        ],
+        dtype=bool,
+    )
+    changed &= (rows["started_at"] < pd.Timestamp(week)).to_numpy()
+    out = rows.copy()
+    out.loc[changed, "started_at"] = pd.Timestamp(week)
+    return out
 
 
 def _same(a: pd.Series, b: pd.Series) -> pd.Series:

@@ -1,7 +1,7 @@
 """Frames for the model: the training frame (spine + labels + features) and the scoring frame.
 
 Both call the same ``build_features`` on a spine; only the spine differs (many snapshot dates
-for training, one date for weekly scoring).
+for training, one date for weekly scoring, the past listed customers at their week for uplift).
 """
 
 from __future__ import annotations
@@ -179,6 +179,34 @@ def build_scoring_frame(
     if spine is None:
         spine = scoring_spine(tables, as_of)
     return build_features(spine, tables, spec=spec, progress=progress)
+
+
+def build_outcome_frame(
+    tables: Tables, units: pd.DataFrame, spec: FeatureSpec | None = None
+) -> pd.DataFrame:
+    """Features of past listed customers at the week they were listed, with arm and outcome.
+
+    ``units``: ``customer_id``, ``as_of`` (the week), ``arm`` ("treated" / "control") and
+    ``churned`` (``churn.impact.listed_units``). Features come from the SAME ``build_features``
+    as scoring, on the spine (customer_id, as_of): each row sees only what was known strictly
+    before its own week's as_of, exactly what the list was made from, never its outcome.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``as_of``, ``treated`` (bool), ``churned`` (bool), the units'
+        ``recommended_play`` when they have one, then the features.
+    """
+    spine = units[["customer_id", "as_of"]].reset_index(drop=True)
+    spine = spine.assign(as_of=pd.to_datetime(spine["as_of"]).astype("datetime64[ns]"))
+    feats = build_features(spine, tables, spec=spec)
+    out = spine.assign(
+        treated=(units["arm"].to_numpy() == "treated"),
+        churned=units["churned"].to_numpy(dtype=bool),
+    )
+    if "recommended_play" in units.columns:  # the play the list recommended that week
+        out["recommended_play"] = units["recommended_play"].to_numpy()
+    return pd.concat([out, feats.drop(columns=["customer_id", "as_of"])], axis=1)
 
 
 # --- the fixed-as_of protocol ----------------------------------------------------------------

@@ -214,7 +214,9 @@ def measure_impact(
     for group in GROUPS:
         report["by"][group] = {
             str(level): compare_arms(part, min_customers, resamples, seed)
-            for level, part in units.groupby(units[group].fillna("(none)").astype(str))
+            for level, part in units.groupby(
+                units[group].astype(object).fillna("(none)").astype(str)
+            )
         }
     return report
 
@@ -228,7 +230,7 @@ def _pct(x: Any) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _row(label: str, f: Mapping[str, Any]) -> str:
+def _row(label: str, f: Mapping[str, Any], truth_column: bool = False) -> str:
     d, rr, arr = f["difference"], f["relative_risk"], f["arr_retained"]
     cells = [
         label,
@@ -243,6 +245,10 @@ def _row(label: str, f: Mapping[str, Any]) -> str:
         f"{_pct(arr['treated'])} vs {_pct(arr['control'])}",
         f["verdict"],
     ]
+    if truth_column:
+        # The simulator's true mean effect of the treated customers of this group.
+        t = f.get("truth")
+        cells.insert(4, "-" if not t else f"{100 * t['mean_effect_on_churn']:+.1f}")
     return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
 
 
@@ -263,10 +269,15 @@ def render_page(report: Mapping[str, Any]) -> bytes:
         f"Method: {html.escape(report['method'])}.</p>",
         f"<table>{head}{_row('all listed customers', report['overall'])}</table>",
     ]
-    if report.get("truth"):
+    truth = bool(report.get("truth"))
+    if truth:
         parts.append(f"<p>Simulator's true effect: {html.escape(str(report['truth']))}</p>")
+        # By group, the true effect sits beside the estimate (points of churn probability).
+        head = head.replace(
+            "<th>relative risk", "<th>simulator's true effect (points)</th><th>relative risk"
+        )
     for group, levels in report["by"].items():
-        rows = "".join(_row(level, f) for level, f in levels.items())
+        rows = "".join(_row(level, f, truth) for level, f in levels.items())
         parts.append(
             f"<h2>By {html.escape(group.replace('_', ' '))}</h2><table>{head}{rows}</table>"
         )

@@ -639,3 +639,46 @@ def test_days_to_renewal_does_not_depend_on_how_the_contract_ended():
     assert f.loc["left", "acct_days_to_renewal"] == f.loc["stayed", "acct_days_to_renewal"]
     # And it is the next monthly anniversary: 2024-03-10 is 6 days after AS_OF.
     assert f.loc["left", "acct_days_to_renewal"] == pytest.approx(6, abs=1.5)
+
+
+# ---- uplift rows (issue 14): each past listed customer at its own week ------------------------
+
+
+def test_uplift_rows_see_only_what_was_known_before_their_own_week():
+    from churn.dataset import build_outcome_frame
+
+    week1, week2 = AS_OF, AS_OF + 7 * DAY
+    units = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2"],
+            "as_of": [week1, week2],
+            "arm": ["treated", "control"],
+            "churned": [True, False],
+        }
+    )
+    before = pd.concat(
+        [
+            interactions_at(week1 - 3 * DAY),
+            interactions_at(week2 - 2 * DAY).assign(customer_id="c2"),
+        ],
+        ignore_index=True,
+    )
+    # c1's call at its own week and the week after (when c2 was listed); c2's at its week.
+    after = pd.concat(
+        [
+            before,
+            interactions_at(week1, week1 + 2 * DAY),
+            interactions_at(week2).assign(customer_id="c2"),
+        ],
+        ignore_index=True,
+    )
+    spec = FeatureSpec.from_tables(make_tables(before))
+    clean = build_outcome_frame(make_tables(before), units, spec=spec)
+    leaky = build_outcome_frame(make_tables(after), units, spec=spec)
+    pd.testing.assert_frame_equal(clean, leaky)
+    assert clean["int_tickets_30d"].tolist() == [1, 1]
+    assert clean["treated"].tolist() == [True, False]
+    # The same code as scoring: c1's row is its scoring frame at week 1.
+    scored = build_scoring_frame(make_tables(before), week1, spec=spec)
+    row = scored[scored["customer_id"] == "c1"].iloc[0]
+    assert row["int_tickets_30d"] == clean.loc[0, "int_tickets_30d"]

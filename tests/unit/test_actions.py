@@ -234,3 +234,57 @@ def test_churn_record_reads_a_returned_owner_workbook(tmp_path, monkeypatch, cap
     table = pd.read_csv(data / "actions.csv", dtype=str)
     assert len(table) == 1 and table.loc[0, "status"] == "done"
     assert table.loc[0, "outcome"] == "saved" and table.loc[0, "closed_at"].startswith("2024-05-20")
+
+
+def test_a_returned_row_whose_recommended_play_changed_is_a_new_action(
+    tmp_path, monkeypatch, capsys
+):
+    import io
+
+    from openpyxl import load_workbook
+
+    from churn.outputs.excel import render_workbook
+
+    data = _dataset(tmp_path)
+    src = tmp_path / "plays.csv"
+    _raw(
+        customer_id=["c1"],
+        play=[ESCALATE],
+        owner=["Ann"],
+        started_at=["2024-05-06"],
+        status=["in progress"],
+        outcome=[None],
+        closed_at=[None],
+        note=[None],
+    ).to_csv(src, index=False)
+    assert _run(monkeypatch, "record", "--data", str(data), "--from", str(src)) == 0
+    # Next week c1's open escalation is marked (Started pre-filled with its start), but the
+    # recommended play is now the renewal conversation.
+    rows = pd.DataFrame(
+        {
+            "rank": [1],
+            "customer_id": ["c1"],
+            "recommended_play": [RENEWAL],
+            "play_status": ["in progress"],
+            "play_started_at": [pd.Timestamp("2024-05-06")],
+        }
+    )
+    book = load_workbook(
+        io.BytesIO(render_workbook(rows, "Ann", pd.Timestamp("2024-05-13"), 3, "#"))
+    )
+    ws = book["At risk"]
+    col = {c.value: c.column for c in ws[1]}
+    assert ws.cell(row=2, column=col["Started"]).value == datetime(2024, 5, 6)
+    ws.cell(row=2, column=col["Status"], value="planned")
+    path = tmp_path / "ann.xlsx"
+    book.save(path)
+    capsys.readouterr()
+    assert _run(monkeypatch, "record", "--data", str(data), "--from", str(path)) == 0
+    assert "Recorded 1 new and 0 changed" in capsys.readouterr().out
+    table = pd.read_csv(data / "actions.csv", dtype=str).set_index("play")
+    assert table.loc[ESCALATE, "status"] == "in progress"  # the old play is left as it was
+    assert table.loc[ESCALATE, "started_at"].startswith("2024-05-06")
+    assert table.loc[RENEWAL, "status"] == "planned"
+    assert table.loc[RENEWAL, "started_at"].startswith("2024-05-13")  # started this week
+    assert _run(monkeypatch, "record", "--data", str(data), "--from", str(path)) == 0
+    assert "Nothing new" in capsys.readouterr().out  # a rerun adds nothing

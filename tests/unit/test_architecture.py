@@ -35,6 +35,9 @@ LAYERS: dict[str, int] = {
     "static_table": 5,
     "modeling": 6,
     "explain": 7,
+    # Uplift (issue 14): above modeling (a LightGBM learner, like it), below scoring, whose
+    # list ranks by its expected ARR saved under rank_by: uplift.
+    "uplift": 7,
     "scoring": 8,
     "analysis": 8,
     "alerts": 8,

@@ -70,6 +70,8 @@ DEFAULTS = {
         "reasons_per_customer": 3,
         "min_reason_points": 1.0,
         "priority": "revenue_at_risk",
+        "rank_by": "risk",
+        "uplift_min_per_arm": 500,
         "default_play": "Regular check-in: no single driver stands out",
         "required_features": ("acct_tenure_days",),
         "reasons_scope": "all",

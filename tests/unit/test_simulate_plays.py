@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from churn.impact import measure_impact
 from churn.simulate.plays import apply_plays, play_effects
@@ -75,3 +76,28 @@ def test_impact_interval_covers_the_true_effect():
     d = report["overall"]["difference"]
     truth = effects["true_effect"].mean()
     assert d["low"] <= truth <= d["high"], (d, truth)
+
+
+def test_by_group_figures_show_the_true_effect_beside_the_estimate(tmp_path):
+    from churn.impact import render_page
+    from churn.pipelines.impact import true_effect, with_truth
+
+    customers, units, p0, rng = _base(600, 3)
+    control = rng.random(len(units)) < 0.3
+    effects = play_effects(units[~control], p0[~control], rng, compliance=0.7)
+    (tmp_path / "ground_truth").mkdir()
+    effects.to_parquet(tmp_path / "ground_truth" / "plays.parquet", index=False)
+    after = apply_plays(customers, effects, H, rng)
+    frame = units.assign(arr=1000.0, recommended_play="p", risk_tier="high")
+    week = {"as_of": AS_OF, "horizon_days": H, "sent": frame[~control], "control": frame[control]}
+    end = AS_OF + pd.Timedelta(days=200)
+    report = with_truth(
+        measure_impact([week], after, end, resamples=0), true_effect(tmp_path, [week], end)
+    )
+    smb = effects.loc[units.loc[~control, "segment"].to_numpy() == "SMB", "true_effect"].mean()
+    got = report["by"]["segment"]["SMB"]["truth"]
+    assert got["mean_effect_on_churn"] == pytest.approx(smb)
+    assert got["customers"] == report["by"]["segment"]["SMB"]["treated"]["customers"]
+    assert report["truth"]["mean_effect_on_churn"] == pytest.approx(effects["true_effect"].mean())
+    page = render_page(report).decode()
+    assert "simulator's true effect (points)" in page and f"{100 * smb:+.1f}" in page

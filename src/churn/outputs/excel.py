@@ -65,8 +65,23 @@ _EXCEL_COLUMNS: list[tuple[str, str, int, str | None]] = [
     ("closed_at", "Closed", 11, "date"),
     ("note", "Note", 30, None),
 ]
-#: The printed columns (the list itself, up to the probability change; see ``render_workbook``).
-_PRINTED = [c[0] for c in _EXCEL_COLUMNS].index("probability_change") + 1
+#: Under ``rank_by: uplift`` (the list has ``expected_arr_saved``), right after revenue at risk.
+_SAVED_COLUMN = ("expected_arr_saved", "Expected ARR saved", 11, "money")
+
+
+def _columns(rows: pd.DataFrame) -> list[tuple[str, str, int, str | None]]:
+    """The workbook's columns: with expected ARR saved when the list was ranked by it."""
+    if "expected_arr_saved" not in rows.columns or not rows["expected_arr_saved"].notna().any():
+        return _EXCEL_COLUMNS
+    at = [c[0] for c in _EXCEL_COLUMNS].index("revenue_at_risk") + 1
+    return [*_EXCEL_COLUMNS[:at], _SAVED_COLUMN, *_EXCEL_COLUMNS[at:]]
+
+
+def _printed(columns: Sequence[tuple[str, str, int, str | None]]) -> int:
+    """The printed columns: the list itself, up to the probability change."""
+    return [c[0] for c in columns].index("probability_change") + 1
+
+
 #: Columns whose text wraps (the others are short).
 _WRAPPED = ("name", "reasons", "voice", "what_changed", "trend", "recommended_play", "note")
 #: The columns frozen on screen: rank, customer ID and name stay while scrolling right.
@@ -113,17 +128,18 @@ def render_workbook(
         "pts": '+0" pts";-0" pts";0" pts"',
         "date": "yyyy-mm-dd",
     }
-    _write_header(ws)
+    columns = _columns(rows)
+    _write_header(ws, columns)
     for i, row in enumerate(rows.to_dict("records"), start=2):
-        _write_row(ws, i, row, k, formats)
-    _add_dropdowns(ws, len(rows))
+        _write_row(ws, i, row, k, formats, columns)
+    _add_dropdowns(ws, len(rows), columns)
     ws.freeze_panes = _FREEZE
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(_EXCEL_COLUMNS))}{max(1, len(rows) + 1)}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
     ws.sheet_view.zoomScale = 100
     _print_setup(ws, as_of, landscape=True)
     ws.print_title_rows = "1:1"  # the header row on every printed page
     # The list prints one page wide and readable; the columns to fill in stay on screen.
-    ws.print_area = f"A1:{get_column_letter(_PRINTED)}{max(1, len(rows) + 1)}"
+    ws.print_area = f"A1:{get_column_letter(_printed(columns))}{max(1, len(rows) + 1)}"
 
     if alerts is not None:
         _write_alerts(wb.create_sheet("Alerts", 0), alerts, as_of)
@@ -145,14 +161,14 @@ def render_workbook(
     return _deterministic_zip(buf.getvalue(), wb, fixed)
 
 
-def _write_header(ws: Any) -> None:
+def _write_header(ws: Any, columns: Sequence[tuple[str, str, int, str | None]]) -> None:
     """The header row: bold white on blue, wrapped, with each column's width."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     header_font = Font(bold=True, color="FFFFFF")
     header_fill = PatternFill("solid", fgColor="1F4E79")
-    for j, (_, header, width, _) in enumerate(_EXCEL_COLUMNS, start=1):
+    for j, (_, header, width, _) in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=j, value=header)
         cell.font = header_font
         cell.fill = header_fill
@@ -183,7 +199,14 @@ def _cell_value(value: Any) -> Any:
     return _excel_text(value)
 
 
-def _write_row(ws: Any, i: int, row: Mapping[str, Any], k: int, formats: Mapping[str, str]) -> None:
+def _write_row(
+    ws: Any,
+    i: int,
+    row: Mapping[str, Any],
+    k: int,
+    formats: Mapping[str, str],
+    columns: Sequence[tuple[str, str, int, str | None]] = _EXCEL_COLUMNS,
+) -> None:
     """Sheet row ``i``: one customer's cells, formatted, and a height that shows every line."""
     from openpyxl.styles import Alignment
 
@@ -209,7 +232,7 @@ def _write_row(ws: Any, i: int, row: Mapping[str, Any], k: int, formats: Mapping
     values["started_at"] = None if missing(row.get("play_started_at")) else row["play_started_at"]
     for key in ("status", "outcome", "closed_at", "note"):
         values[key] = None
-    for j, (key, _, _width, fmt) in enumerate(_EXCEL_COLUMNS, start=1):
+    for j, (key, _, _width, fmt) in enumerate(columns, start=1):
         value = _cell_value(values.get(key))
         cell = ws.cell(row=i, column=j, value=None if value == "" else value)
         if fmt:
@@ -217,7 +240,7 @@ def _write_row(ws: Any, i: int, row: Mapping[str, Any], k: int, formats: Mapping
         cell.alignment = wrap if key in _WRAPPED else top
     # Excel does not grow rows for wrapped text written by a library: size each row so every
     # line is readable without scrolling (about 1.1 characters per unit of column width).
-    widths = {c: w for c, _, w, _ in _EXCEL_COLUMNS}
+    widths = {c: w for c, _, w, _ in columns}
     needed = max(
         sum(max(1, math.ceil(len(part) / (widths[key] * 1.1))) for part in text.split("\n"))
         for key, text in (
@@ -232,7 +255,9 @@ def _write_row(ws: Any, i: int, row: Mapping[str, Any], k: int, formats: Mapping
     ws.row_dimensions[i].height = max(15.0, 15.0 * needed + 3)
 
 
-def _add_dropdowns(ws: Any, n: int) -> None:
+def _add_dropdowns(
+    ws: Any, n: int, columns: Sequence[tuple[str, str, int, str | None]] = _EXCEL_COLUMNS
+) -> None:
     """Status (one of the statuses) and Outcome (suggested outcomes, or free text) dropdowns."""
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
@@ -240,7 +265,7 @@ def _add_dropdowns(ws: Any, n: int) -> None:
     from churn.actions import ACTION_OUTCOMES
     from churn.contract import ACTION_STATUSES
 
-    keys = [c[0] for c in _EXCEL_COLUMNS]
+    keys = [c[0] for c in columns]
     last = max(2, n + 1)
     for key, choices, strict in (
         ("status", ACTION_STATUSES, True),

@@ -160,9 +160,7 @@ def render_report(week: WeekData, drivers_png_bytes: bytes | None) -> bytes:
         horizon_days=week.horizon_days,
         model_label=_model_label(week.model),
         previous_as_of=week.previous_as_of,
-        priority_label="revenue at risk (probability x ARR)"
-        if week.priority == "revenue_at_risk"
-        else "churn probability",
+        priority_label=_priority_label(week),
         cards=_headline_cards(week),
         columns=_TABLE_COLUMNS,
         rows=rows,
@@ -184,6 +182,15 @@ def render_report(week: WeekData, drivers_png_bytes: bytes | None) -> bytes:
         control_text=_control_text(week),
     )
     return html.encode("utf-8")
+
+
+def _priority_label(week: WeekData) -> str:
+    """What the list is sorted by, in words (``rank_by: uplift``: expected ARR saved)."""
+    if (week.settings or {}).get("rank_by") == "uplift":
+        return "expected ARR saved (the play's estimated effect on churn x ARR)"
+    if week.priority == "revenue_at_risk":
+        return "revenue at risk (probability x ARR)"
+    return "churn probability"
 
 
 _ALERT_KINDS_TEXT = (
@@ -294,6 +301,8 @@ def _table_row(r: Mapping[str, Any], k: int, top_tier: str | None) -> dict[str, 
         "top": int(_text(r.get("risk_tier")) == (top_tier or "")),
         "revenue": fmt_money(r.get("revenue_at_risk")),
         "revenue_sort": _num(r.get("revenue_at_risk")),
+        # rank_by: uplift: what the list is ordered by, shown under the revenue at risk.
+        "saved": fmt_money(r.get("expected_arr_saved")),
         "renewal": "" if missing(r.get("days_to_renewal")) else f"{int(r['days_to_renewal'])} d",
         "renewal_sort": _num(r.get("days_to_renewal")),
         "reasons": reasons(r, k),

@@ -61,6 +61,9 @@ HISTORY_COLUMNS = ["what_changed", "probability_trend"]
 
 #: A play recorded for the customer and still open at as_of (``churn.actions.mark_play_status``).
 PLAY_COLUMNS = ["play_status", "play_started_at"]
+#: ``rank_by: uplift`` only (empty otherwise): the play's estimated effect on churn and the
+#: expected ARR saved it is ranked by (``churn.uplift.expected_arr_saved``).
+UPLIFT_COLUMNS = ["uplift_effect", "expected_arr_saved"]
 
 
 def list_columns(k: int) -> list[str]:
@@ -73,6 +76,7 @@ def list_columns(k: int) -> list[str]:
         + HISTORY_COLUMNS
         + VOICE_COLUMNS
         + PLAY_COLUMNS
+        + UPLIFT_COLUMNS
     )
 
 

@@ -85,21 +85,33 @@ def run_impact(
         resamples=settings.bootstrap_resamples,
         seed=settings.seed,
     )
-    truth = true_effect(Path(data), found, tables.extraction_date)
-    if truth is not None:
-        report["truth"] = truth
+    report = with_truth(report, true_effect(Path(data), found, tables.extraction_date))
     files = {"impact.json": render_json(report), "impact.html": render_page(report)}
     folder = write_week_atomically(files, Path(out or DEFAULT_OUT))
     return ImpactResult(folder, report)
+
+
+def with_truth(report: dict[str, Any], truth: dict[str, Any] | None) -> dict[str, Any]:
+    """The report with the simulator's true effect overall and beside each by-group figure."""
+    if truth is None:
+        return report
+    truth = dict(truth)
+    by = truth.pop("by", {})
+    report = {**report, "truth": truth}
+    for group, levels in report["by"].items():
+        for level, figures in levels.items():
+            figures["truth"] = by.get(group, {}).get(level)
+    return report
 
 
 def true_effect(data: Path, weeks: list[dict[str, Any]], extraction) -> dict[str, Any] | None:
     """The simulator's true effect of the plays over the treated units, when the data has it.
 
     Units as in ``churn.impact.listed_units``; a treated unit without a simulated play (listed
-    first as control, or before the plays were simulated) has effect 0.
+    first as control, or before the plays were simulated) has effect 0. ``by``: the same mean
+    per play, tier and segment (the groups of ``churn.impact.GROUPS``), beside each estimate.
     """
-    from churn.impact import listed_units
+    from churn.impact import GROUPS, listed_units
 
     folder = data if data.is_dir() else data.parent
     path = folder / "ground_truth" / "plays.parquet"
@@ -109,14 +121,25 @@ def true_effect(data: Path, weeks: list[dict[str, Any]], extraction) -> dict[str
     truth["as_of"] = pd.to_datetime(truth["as_of"]).astype("datetime64[ns]")
     nobody = pd.DataFrame({"customer_id": pd.Series(dtype=str), "churn_date": pd.NaT})
     units = listed_units(weeks, nobody, extraction)
-    treated = units[units["arm"] == "treated"][["customer_id", "as_of"]]
+    treated = units[units["arm"] == "treated"][["customer_id", "as_of", *GROUPS]]
     treated = treated.assign(as_of=pd.to_datetime(treated["as_of"]).astype("datetime64[ns]"))
     keyed = treated.merge(truth, on=["customer_id", "as_of"], how="left")
     if not len(keyed):
         return None
+    keyed["true_effect"] = keyed["true_effect"].fillna(0.0)
+    by = {
+        group: {
+            str(level): {"mean_effect_on_churn": float(part.mean()), "customers": len(part)}
+            for level, part in keyed.groupby(
+                keyed[group].astype(object).fillna("(none)").astype(str)
+            )["true_effect"]
+        }
+        for group in GROUPS
+    }
     return {
-        "mean_effect_on_churn": float(keyed["true_effect"].fillna(0.0).mean()),
+        "mean_effect_on_churn": float(keyed["true_effect"].mean()),
         "customers": len(keyed),
+        "by": by,
         "meaning": "the simulator's average change in churn probability within the horizon "
         "caused by the plays, over the treated customers (what the difference estimates)",
     }

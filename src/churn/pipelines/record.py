@@ -76,20 +76,25 @@ def _read_workbook(path: Path) -> tuple[pd.DataFrame, str | None, pd.Timestamp |
     return sheet, (str(owner) if owner is not None else None), as_of
 
 
-def _read_source(path: Path) -> tuple[pd.DataFrame, int]:
-    """Actions rows of one source (raw, as text) and the file row number of its first row."""
+def _read_source(path: Path) -> tuple[pd.DataFrame, int, pd.Timestamp | None]:
+    """Actions rows of one source (raw, as text), the file row number of its first row, and
+    the week of a workbook (None for a CSV)."""
     from churn.actions import workbook_actions
 
     if not path.is_file():
         raise ChurnError(f"{path}: no such file; pass returned owner workbooks (.xlsx) or CSVs")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         sheet, owner, as_of = _read_workbook(path)
-        return workbook_actions(sheet, owner, as_of), 2
+        return workbook_actions(sheet, owner, as_of), 2, as_of
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ChurnError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
-    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False).replace("", None), 2
+    return (
+        pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False).replace("", None),
+        2,
+        None,
+    )
 
 
 def run_record(
@@ -100,7 +105,7 @@ def run_record(
 ) -> RecordResult:
     """The ``churn record`` command: check every source, then record them all or nothing."""
     from churn._files import exclusive_lock, write_bytes_atomically
-    from churn.actions import ActionsError, check_actions, merge_actions
+    from churn.actions import ActionsError, check_actions, merge_actions, restart_changed_plays
     from churn.data import load_dataset
     from churn.settings import load_settings
 
@@ -113,7 +118,7 @@ def run_record(
     now = pd.Timestamp(now) if now is not None else pd.Timestamp.now().normalize()
     checked, problems, read = [], [], {}
     for source in map(Path, sources):
-        raw, first = _read_source(source)
+        raw, first, week = _read_source(source)
         try:
             rows = check_actions(
                 raw, customers=customers, plays=plays, source=str(source), now=now, first_row=first
@@ -121,14 +126,17 @@ def run_record(
         except ActionsError as exc:
             problems += [f"{source}: {p}" for p in exc.problems]
             continue
-        checked.append(rows)
+        checked.append((rows, week))
         read[str(source)] = len(rows)
     if problems:
         raise ActionsError(problems, f"{len(sources)} source(s)")
     target = actions_path(data)
     with exclusive_lock(target.with_name(".actions.lock"), f"the actions table {target}"):
         existing = read_actions(target)
-        incoming = pd.concat(checked, ignore_index=True)
+        # A workbook row whose recommended play changed is a new action (not the old play's).
+        incoming = pd.concat(
+            [restart_changed_plays(r, existing, w) for r, w in checked], ignore_index=True
+        )
         table, added, changed = merge_actions(existing, incoming)
         if added or changed:
             text = table.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S")

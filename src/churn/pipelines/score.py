@@ -3,10 +3,10 @@
 load the dataset -> the champion model -> active customers at as_of, built once
 (``churn.dataset.scoring_spine``) -> features on that spine with the SAME code as training
 (``churn.dataset.build_scoring_frame``) -> feature-set check -> scores, tiers, reasons, plays
-(``churn.pipelines.week``) -> the list in context: what changed since the previous week folder
-under the same root, the trend, the voice of the customer, who dropped off and why
-(``churn.pipelines.week_context``) -> files rendered (``churn.outputs``) and written
-atomically to ``<root>/<as_of>/``.
+(``churn.pipelines.week``; ``rank_by: uplift``: ordered by ``churn.pipelines.uplift``) -> the
+list in context: what changed since the previous week folder under the same root, the trend,
+the voice, who dropped off and why (``churn.pipelines.week_context``) -> files rendered
+(``churn.outputs``) and written atomically to ``<root>/<as_of>/``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pandas as pd
 from churn._progress import progress_bar
 from churn.contract import Tables
 from churn.pipelines.loop import close_the_loop
+from churn.pipelines.uplift import week_ranking
 from churn.pipelines.week import check_week, score_scorable, week_data
 from churn.pipelines.week_context import list_in_context
 from churn.scoring_date import parse_as_of
@@ -58,10 +59,8 @@ def score_week(
 
     Parameters
     ----------
-    tables
-        The validated dataset (``churn.data.load_dataset``).
-    model
-        The champion ``ChurnModel``.
+    tables, model
+        The validated dataset (``churn.data.load_dataset``) and the champion ``ChurnModel``.
     as_of
         The snapshot instant; must not be after the data's extraction date.
     settings
@@ -83,10 +82,10 @@ def score_week(
     )
     from churn.scoring import check_feature_set, check_scoring_settings, split_scorable
 
-    scoring = settings.scoring
-    check_scoring_settings(scoring)
+    check_scoring_settings(settings.scoring)
     as_of = pd.Timestamp(as_of).as_unit("ns")
     horizon = check_week(tables, model, as_of, settings)
+    scoring, uplift = week_ranking(tables, model, as_of, settings, out_root)
     with progress_bar("scoring", 4, progress) as bar:
         bar.step("active customers")
         # Built once: the active customers are both the list's denominator and the spine of
@@ -98,7 +97,7 @@ def score_week(
         scorable, excluded = split_scorable(active, frame, tuple(scoring.required_features))
         bar.step("scores and reasons")
         scores, contributions, excluded, families = score_scorable(
-            tables, model, as_of, scoring, scorable, excluded, len(active)
+            tables, model, as_of, scoring, scorable, excluded, len(active), uplift
         )
         previous = previous_week_folder(out_root, as_of)
         prev = read_week(previous) if previous else (None, None)

@@ -36,11 +36,13 @@ def score_scorable(
     scorable: pd.DataFrame,
     excluded: pd.DataFrame,
     n_active: int,
+    uplift: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Scores, tiers and reasons of the scorable customers; every one not scored is excluded.
 
     Returns ``(scores, contributions, excluded, families)``; ``excluded`` carries each
-    customer's name and account owner, sorted by customer_id.
+    customer's name and account owner, sorted by customer_id. ``uplift``: the effect function
+    of ``rank_by: uplift`` (``churn.pipelines.uplift.week_ranking``), None otherwise.
     """
     from churn.features import catalogue
     from churn.scoring import account_details, score_customers
@@ -57,6 +59,7 @@ def score_scorable(
         families=families,
         render=catalogue.render_reason,
         calibrate=calibrate,
+        uplift=uplift,
     )
     excluded = pd.concat([excluded, unscored], ignore_index=True)
     excluded = excluded.merge(

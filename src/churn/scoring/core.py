@@ -45,6 +45,7 @@ from churn.scoring.listing import (
     whole_percent_problems,
 )
 from churn.settings import ScoringSettings
+from churn.uplift import expected_arr_saved
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ KEY_COLUMNS = ("customer_id", "as_of")
 ACCOUNT_COLUMNS = ("name", "account_owner", "segment", "plan", "arr")
 PRIORITIES = ("revenue_at_risk", "probability")
 REASON_SCOPES = ("all", "listed")
+RANK_BY = ("risk", "uplift")
 #: The point-in-time feature the list's days_to_renewal column is read from.
 RENEWAL_FEATURE = "acct_days_to_renewal"
 
@@ -80,6 +82,8 @@ def check_scoring_settings(settings: ScoringSettings) -> None:
     problems = []
     if settings.priority not in PRIORITIES:
         problems.append(f"scoring.priority is {settings.priority!r}; use one of {PRIORITIES}")
+    if settings.rank_by not in RANK_BY:
+        problems.append(f"scoring.rank_by is {settings.rank_by!r}; use one of {RANK_BY}")
     if settings.reasons_scope not in REASON_SCOPES:
         problems.append(
             f"scoring.reasons_scope is {settings.reasons_scope!r}; use one of {REASON_SCOPES}"
@@ -229,6 +233,7 @@ def score_customers(
     families: Mapping[str, str],
     render: Renderer,
     calibrate=None,
+    uplift=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Score every scorable customer, with tiers, revenue at risk, reasons and the play.
 
@@ -248,6 +253,10 @@ def score_customers(
     calibrate
         The model's calibrator (``model.calibrator.transform``), so reason effects are in
         calibrated-probability points.
+    uplift
+        ``rank_by: uplift`` only: ``(features, recommended plays) ->`` each customer's expected
+        effect of the play on churn (``churn.pipelines.uplift``); adds ``uplift_effect`` and
+        ``expected_arr_saved``, which then order and cut the list (reasons for everyone).
 
     Returns
     -------
@@ -285,10 +294,29 @@ def score_customers(
     scores["priority_rank"] = np.arange(1, len(scores) + 1)
     scores["listed"] = listed_mask(scores, settings)
     ids = scorable.loc[finite, "customer_id"].astype(str).to_numpy()
+    # Under uplift the effect depends on the play, which comes from the reasons: reasons (and
+    # plays) for every scored customer first, then the list is cut by expected ARR saved.
+    first = settings if uplift is None else settings.model_copy(update={"reasons_scope": "all"})
     scores, contributions = _with_reasons(
-        scores, X, ids, model, settings, families=families, render=render, calibrate=calibrate
+        scores, X, ids, model, first, families=families, render=render, calibrate=calibrate
     )
+    if uplift is not None:
+        scores = _by_uplift(scores, X, ids, uplift, settings)
     return scores, contributions, unscored
+
+
+def _by_uplift(
+    scores: pd.DataFrame, X: pd.DataFrame, ids: np.ndarray, uplift, settings: ScoringSettings
+) -> pd.DataFrame:
+    """``scores`` with ``uplift_effect`` and ``expected_arr_saved``, re-ordered and re-cut."""
+    X_ordered = X.set_index(ids).loc[scores["customer_id"]].reset_index(drop=True)
+    out = scores.reset_index(drop=True)
+    out["uplift_effect"] = np.asarray(uplift(X_ordered, out["recommended_play"]), dtype=float)
+    out["expected_arr_saved"] = expected_arr_saved(out["uplift_effect"], out["arr"])
+    out = order_for_list(out.drop(columns=["priority_rank", "listed"]), settings)
+    out["priority_rank"] = np.arange(1, len(out) + 1)
+    out["listed"] = listed_mask(out, settings)
+    return out
 
 
 def _with_reasons(

@@ -14,6 +14,14 @@ The list rule (``ScoringSettings``, defined once; :func:`list_rule_text` says it
 So no lower-tier customer takes a place while a higher-tier customer of the same owner waits:
 within an owner, places go strictly in tier order.
 
+With ``rank_by: uplift`` (and an uplift model, ``churn.uplift``; without one the pipeline falls
+back to "risk"), the floor and capacity stay, and step 2 becomes: **expected ARR saved**
+(``churn.uplift.expected_arr_saved``: the play's estimated change in churn probability x ARR,
+unknown ARR counted as the median) highest first, then probability, then customer_id; the tier
+is shown but does not order, since a high-risk customer the play cannot help would otherwise
+take the place of one it can save. A customer whose expected ARR saved is not positive (the
+play is expected to do nothing, or to backfire) is not listed.
+
 Tiers are assigned from the displayed probability, so a customer shown as "50%" is in the tier
 that starts at 50%: the tier, the floor and the page's percentage cannot disagree.
 """
@@ -26,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from churn.settings import ScoringSettings
+from churn.uplift import expected_arr_saved
 
 #: Probabilities are shown (and tiered, and compared with the floor) in whole percent.
 SHOWN_DECIMALS = 2
@@ -70,6 +79,11 @@ def tier_bands_text(tiers: Sequence[tuple[str, float]]) -> str:
     return "; ".join(parts)
 
 
+def by_uplift(scores: pd.DataFrame, settings: ScoringSettings) -> bool:
+    """Whether the list goes by expected ARR saved: ``rank_by: uplift`` and an effect known."""
+    return settings.rank_by == "uplift" and "uplift_effect" in scores.columns
+
+
 def list_rule_text(settings: ScoringSettings) -> str:
     """The list rule and the tier bands, in plain words (for the page, workbooks, manifest)."""
     limits = []
@@ -80,6 +94,17 @@ def list_rule_text(settings: ScoringSettings) -> str:
             f"{settings.list_size} in all" if limits else f"at most {settings.list_size} in all"
         )
     limit = " and ".join(limits) if limits else "with no limit on the number"
+    floor = (
+        f"Customers with a churn probability of {_pct(settings.min_probability)} or "
+        f"more (as shown), {limit}."
+    )
+    if settings.rank_by == "uplift":
+        return (
+            f"{floor} Places go by expected ARR saved (the play's estimated effect on churn x "
+            "ARR, from treated vs control outcomes of past weeks; unknown ARR counts as the "
+            "median ARR), highest first; a customer the play is not expected to save is not "
+            f"listed. Tiers are shown, not used to order: {tier_bands_text(settings.tiers)}."
+        )
     order = (
         "revenue at risk (probability x ARR; unknown ARR counts as the median ARR)"
         if settings.priority == "revenue_at_risk"
@@ -87,10 +112,22 @@ def list_rule_text(settings: ScoringSettings) -> str:
     )
     tiers = ", then ".join(name for name, _ in settings.tiers)
     return (
-        f"Customers with a churn probability of {_pct(settings.min_probability)} or "
-        f"more (as shown), {limit}. Places go by risk tier first ({tiers}), then by {order}, so "
+        f"{floor} Places go by risk tier first ({tiers}), then by {order}, so "
         "no lower-tier customer takes a place while a higher-tier customer of the same owner "
         f"waits. Tiers: {tier_bands_text(settings.tiers)}."
+    )
+
+
+def _typical_arr(scores: pd.DataFrame) -> pd.Series:
+    """ARR with unknown values as the median ARR of the scored customers (for ordering only)."""
+    arr = pd.to_numeric(scores["arr"], errors="coerce").astype(float)
+    return arr.fillna(float(arr.median()) if arr.notna().any() else 0.0)
+
+
+def saved_key(scores: pd.DataFrame) -> pd.Series:
+    """Expected ARR saved for ordering under ``rank_by: uplift`` (unknown ARR = the median)."""
+    return pd.Series(
+        expected_arr_saved(scores["uplift_effect"], _typical_arr(scores)), scores.index
     )
 
 
@@ -102,18 +139,20 @@ def owner_groups(owners: pd.Series) -> pd.Series:
 
 
 def order_for_list(scores: pd.DataFrame, settings: ScoringSettings) -> pd.DataFrame:
-    """Scores in list order: tier (highest first), priority, probability, customer_id.
+    """Scores in list order: tier (highest first), priority, probability, customer_id (under
+    ``rank_by: uplift`` with ``uplift_effect``: expected ARR saved, probability, customer_id).
 
     ``scores`` carries ``risk_tier``, ``churn_probability``, ``revenue_at_risk`` and ``arr``.
     """
     tier_rank = {name: i for i, (name, _) in enumerate(settings.tiers)}
-    if settings.priority == "revenue_at_risk":
-        arr = pd.to_numeric(scores["arr"], errors="coerce").astype(float)
-        typical = float(arr.median()) if arr.notna().any() else 0.0
-        key = scores["churn_probability"] * arr.fillna(typical)
+    tier = scores["risk_tier"].map(tier_rank).fillna(len(tier_rank))
+    if by_uplift(scores, settings):
+        key, tier = saved_key(scores), 0  # see the module docstring: tiers do not order
+    elif settings.priority == "revenue_at_risk":
+        key = scores["churn_probability"] * _typical_arr(scores)
     else:
         key = scores["churn_probability"]
-    frame = scores.assign(_tier=scores["risk_tier"].map(tier_rank).fillna(len(tier_rank)), _key=key)
+    frame = scores.assign(_tier=tier, _key=key)
     frame = frame.sort_values(
         ["_tier", "_key", "churn_probability", "customer_id"],
         ascending=[True, False, False, True],
@@ -131,6 +170,8 @@ def above_floor(scores: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
 def listed_mask(scores: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
     """Who is on the list (the module docstring's rule); ``scores`` in :func:`order_for_list`."""
     take = above_floor(scores, settings)
+    if by_uplift(scores, settings):
+        take &= (saved_key(scores) > 0).to_numpy()
     if settings.capacity_per_owner is not None:
         owners = scores.get("account_owner")
         owner = owner_groups(owners) if owners is not None else pd.Series(NO_OWNER, scores.index)

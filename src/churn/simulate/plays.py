@@ -38,6 +38,17 @@ SAVE: dict[str, dict[str, float]] = {
 }
 
 
+def _save_and_backfire(
+    units: pd.DataFrame, p0: np.ndarray, backfire: float, backfire_below: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(p0 clipped, save probability, backfire probability)`` of a play run on each unit."""
+    p0 = np.clip(np.asarray(p0, dtype=float), 0.0, 1.0)
+    driver = units["main_driver"].astype(object).where(units["main_driver"].notna(), "")
+    segment = units["segment"].astype(object).where(units["segment"].notna(), "")
+    save = np.array([SAVE.get(d, {}).get(s, 0.0) for d, s in zip(driver, segment, strict=True)])
+    return p0, save, np.where(p0 < backfire_below, backfire, 0.0)
+
+
 def play_effects(
     units: pd.DataFrame,
     p0: np.ndarray,
@@ -52,16 +63,28 @@ def play_effects(
     ``units``: ``customer_id``, ``as_of``, ``main_driver``, ``segment`` (one row per customer);
     ``p0``: their true churn probability within the horizon without a play.
     """
-    p0 = np.clip(np.asarray(p0, dtype=float), 0.0, 1.0)
-    driver = units["main_driver"].astype(object).where(units["main_driver"].notna(), "")
-    segment = units["segment"].astype(object).where(units["segment"].notna(), "")
-    save = np.array([SAVE.get(d, {}).get(s, 0.0) for d, s in zip(driver, segment, strict=True)])
+    p0, save, back = _save_and_backfire(units, p0, backfire, backfire_below)
     complied = rng.random(len(units)) < compliance
-    back = np.where(p0 < backfire_below, backfire, 0.0)
     effect = complied * (back * (1 - p0) - save * p0)
     return units[["customer_id", "as_of"]].assign(
         p0=p0, complied=complied, save=save, backfire_prob=back, true_effect=effect
     )
+
+
+def expected_effect(
+    units: pd.DataFrame,
+    p0: np.ndarray,
+    *,
+    compliance: float = 0.7,
+    backfire: float = 0.08,
+    backfire_below: float = 0.15,
+) -> np.ndarray:
+    """The true effect of *sending* each unit, before the owner's compliance is drawn:
+    ``compliance * (backfire_prob * (1 - p0) - save * p0)``: what an uplift model of the sent
+    vs held-out customers estimates (intention to treat). Known for any customer, listed or not.
+    """
+    p0, save, back = _save_and_backfire(units, p0, backfire, backfire_below)
+    return compliance * (back * (1 - p0) - save * p0)
 
 
 def apply_plays(
