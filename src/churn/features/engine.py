@@ -296,9 +296,8 @@ def build_features(
     progress
         Show a rich progress bar (per chunk of snapshot dates and feature family).
     engine
-        Where the event families run (the settings' ``engine`` section): ``None`` or
-        ``backend: duckdb`` in-memory DuckDB, ``backend: spark`` a Spark session. Both give
-        the same values (``tests/spark``).
+        Where the event families run (the settings' ``engine`` section; ``None``: in-memory
+        DuckDB). DuckDB and Spark give the same values (``tests/spark``, ``docs/spark.md``).
 
     Returns
     -------
