@@ -8,14 +8,15 @@ kept-table path) and on one date (the weekly-scoring path).
 
 Equal means equal: every count, day, category, mean of whole numbers, last and previous value
 is compared exactly (NaN only against NaN). The exceptions are the columns that come from a
-floating-point aggregate whose order of operations neither engine fixes: a standard deviation,
-covariance and variance (``util_*_cv_90d``, ``util_*_slope_90d``: each engine has its own
-streaming algorithm), a sum of exponentials (``exp_balance``: in-memory DuckDB does not even
-agree with itself from run to run, its parallel sum adds in thread order) and a mean of
-fractional sentiment scores. Those must agree to ``rtol=1e-14`` (about 45 units in the last
-place at 1) with ``atol=1e-15`` for values near 0 (a slope of 1e-17 against 4e-16 is the same
-flat line). Measured on this dataset: at most 27 ulps for ``exp_balance``, 12 for the CV
-columns, and 4.4e-16 absolute for the slopes.
+floating-point aggregate of fractional values whose order of operations neither engine fixes:
+a standard deviation, covariance and variance (``util_*_cv_90d``, ``util_*_slope_90d``: each
+engine has its own streaming algorithm), a sum of exponentials (``exp_balance``) and means of
+fractional days and sentiment scores. Those must agree to ``rtol=1e-14`` (about 45 units in the
+last place at 1) and ``atol=2e-14``: ``exp_balance`` nets large credits and debits, so its
+rounding error scales with their gross sum, not with the (small) result, and in-memory DuckDB
+does not even agree with itself from run to run (its parallel sum adds in thread order: up to
+1.07e-14, 34 ulps, between two runs of ``churn features`` on 2,000 customers). Measured here:
+at most 4.2e-15 absolute (``exp_balance``), a few ulps elsewhere.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ SPARK = EngineSettings(backend="spark", spark_conf={"spark.sql.shuffle.partition
 ORDER_DEPENDENT = re.compile(
     r"^(util_.*_cv_90d|util_.*_slope_90d|exp_balance|int_(sentiment|resolution_days)_mean_90d)$"
 )
-RTOL, ATOL = 1e-14, 1e-14
+RTOL, ATOL = 1e-14, 2e-14
 
 
 @pytest.fixture(scope="module")
