@@ -22,6 +22,8 @@ things DuckDB does not, each a difference in values if forgotten:
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +128,8 @@ def connect(settings: EngineSettings | None = None) -> Backend:
             "engine.backend is spark but PySpark is not installed: pip install 'churn[spark]' "
             "(PySpark 4.0, Java 17), or set engine.backend: duckdb"
         ) from None
+    # Local workers run this Python (with churn importable), not whatever python3 is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(settings.spark_master).appName("churn-features")
     for key, value in {**SPARK_DEFAULTS, **settings.spark_conf}.items():
         builder = builder.config(key, value)
