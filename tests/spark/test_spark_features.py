@@ -34,13 +34,13 @@ pytest.importorskip("pyspark")
 if shutil.which("java") is None:
     pytest.skip("Spark needs Java (17) on the PATH", allow_module_level=True)
 
-from churn.data import load_dataset  # noqa: E402
-from churn.dataset import scoring_spine  # noqa: E402
-from churn.features import build_features  # noqa: E402
-from churn.features import engine as engine_module  # noqa: E402
-from churn.features.backend import Backend  # noqa: E402
-from churn.settings import EngineSettings  # noqa: E402
-from churn.simulate import simulate, write_dataset  # noqa: E402
+from churn.data import load_dataset
+from churn.dataset import scoring_spine
+from churn.features import build_features
+from churn.features import engine as engine_module
+from churn.features.backend import Backend
+from churn.settings import EngineSettings
+from churn.simulate import simulate, write_dataset
 
 pytestmark = pytest.mark.spark
 
@@ -103,7 +103,9 @@ def test_every_feature_on_spark_equals_duckdb_over_many_dates_in_chunks(messy, m
     start = time.perf_counter()
     got = build_features(spine, messy, engine=SPARK)
     assert kept, "the spine was not split into chunks: the kept-table path did not run"
-    print(f"spark: {len(spine)} rows x {got.shape[1]} columns in {time.perf_counter() - start:.1f}s")
+    print(
+        f"spark: {len(spine)} rows x {got.shape[1]} columns in {time.perf_counter() - start:.1f}s"
+    )
     assert_same_features(want, got)
 
 

@@ -18,14 +18,14 @@ pytest.importorskip("pyspark")
 if shutil.which("java") is None:
     pytest.skip("Spark needs Java (17) on the PATH", allow_module_level=True)
 
-import mlflow  # noqa: E402
-import mlflow.pyfunc  # noqa: E402
+import mlflow
+import mlflow.pyfunc
 
-from churn import dataset  # noqa: E402
-from churn.features.backend import connect  # noqa: E402
-from churn.pipelines import spark_scoring  # noqa: E402
-from churn.pipelines.registry import log_churn_model, promote  # noqa: E402
-from churn.settings import EngineSettings  # noqa: E402
+from churn import dataset
+from churn.features.backend import connect
+from churn.pipelines import spark_scoring
+from churn.pipelines.registry import log_churn_model, promote
+from churn.settings import EngineSettings
 
 pytestmark = pytest.mark.spark
 

@@ -30,10 +30,7 @@ def signature(model: ChurnModel, example: pd.DataFrame) -> Any:
 
     inferred = infer_signature(example, model.predict_proba(example))
     cats = set(model.categorical_features)
-    cols = [
-        ColSpec(AnyType(), c.name) if c.name in cats else c
-        for c in inferred.inputs.inputs
-    ]
+    cols = [ColSpec(AnyType(), c.name) if c.name in cats else c for c in inferred.inputs.inputs]
     return type(inferred)(inputs=Schema(cols), outputs=inferred.outputs)
 
 
