@@ -93,8 +93,8 @@ def test_every_feature_on_spark_equals_duckdb_over_many_dates_in_chunks(messy, m
     tables, messy = messy
     last = tables.extraction_date - pd.Timedelta(days=7)
     spine = _spine(tables, pd.date_range(end=last, periods=6, freq="W-MON"))
-    # Several chunks: the tables that many chunks reuse are kept (Spark: cache()).
-    monkeypatch.setattr(engine_module, "CHUNK_PAIRS", len(spine) * 4)
+    # Several chunks (three here): the tables that many chunks reuse are kept (Spark: cache()).
+    monkeypatch.setattr(engine_module, "CHUNK_PAIRS", len(spine) * 25)
     want = build_features(spine, messy)
     assert want.filter(like="act_").shape[1] > 0, "the lifetime-activity family did not run"
     kept = []

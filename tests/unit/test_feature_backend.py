@@ -53,3 +53,30 @@ def test_spark_without_pyspark_says_how_to_install_it():
 def test_the_default_backend_is_in_memory_duckdb():
     assert connect().name == "duckdb"
     assert connect(EngineSettings()).name == "duckdb"
+
+
+def test_churn_features_refuses_an_unknown_engine_before_loading_anything(tmp_path):
+    from typer.testing import CliRunner
+
+    from churn.cli import app
+
+    args = ["features", "--data", str(tmp_path / "nowhere"), "--as-of", "2024-12-02",
+            "--out", str(tmp_path / "f.parquet"), "--engine", "polars"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    # A ChurnError: the console entry point prints it and exits 2.
+    assert isinstance(result.exception, ChurnError) and result.exception.exit_code == 2
+    assert "engine.backend is 'polars'; valid: duckdb, spark" in str(result.exception)
+
+
+def test_churn_features_reads_the_engine_from_the_settings_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from churn.cli import app
+
+    config = tmp_path / "model.yaml"
+    config.write_text("engine:\n  backend: sparkk\n", encoding="utf-8")
+    args = ["features", "--data", str(tmp_path / "nowhere"), "--as-of", "2024-12-02",
+            "--out", str(tmp_path / "f.parquet"), "--config", str(config)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, ChurnError)
+    assert "engine.backend is 'sparkk'" in str(result.exception)

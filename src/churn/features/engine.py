@@ -36,15 +36,18 @@ redrawing and blanking every value that became known at/after it, leaves every f
 
 Engine
 ------
-Event aggregation runs as Ibis expressions on an in-memory DuckDB connection; nothing loops over
-rows in Python. Two query shapes, both avoiding one rescan per snapshot:
+Event aggregation runs as Ibis expressions on one backend (``churn.features.backend``:
+in-memory DuckDB by default, or Spark); nothing loops over rows in Python. Only operations every
+SQL engine has: range joins, ``GROUP BY`` with conditional aggregates and window functions (no
+ASOF join, no temporary table, no UDF). Two query shapes, both avoiding one rescan per snapshot:
 
 * windowed features: a range join of the spine to the events on ``customer_id`` and
   ``as_of - max_window <= t < as_of``, then one ``GROUP BY`` snapshot row with conditional
   aggregates (``FILTER (WHERE ...)``) per window;
 * unbounded "last"/"count so far" features: the events are pre-aggregated into running totals
-  per customer, ordered by the instant each became visible, and an ``ASOF JOIN`` picks, for each
-  snapshot, the last running total visible before ``as_of``.
+  per customer, ordered by the instant each became visible, and for each snapshot the last
+  running total visible before ``as_of`` is looked up with a window function (``_Engine._asof``:
+  what an ASOF join does, which Spark SQL lacks).
 
 The spine is processed in chunks of snapshot dates so that the joined frame stays bounded.
 Timestamps are floored to microseconds (DuckDB's precision) before they reach the engine; flooring
@@ -780,7 +783,7 @@ def _change_features(lookup: _InForce, spec: FeatureSpec) -> dict[str, np.ndarra
 
 
 # --------------------------------------------------------------------------------------------
-# Event families (Ibis on DuckDB)
+# Event families (Ibis, on the backend of churn.features.backend)
 # --------------------------------------------------------------------------------------------
 
 
