@@ -340,7 +340,8 @@ class ControlSettings(_Section):
 
 class EngineSettings(_Section):
     """Where the point-in-time features run (``churn.features.backend``): the same expressions
-    and the same values on either backend."""
+    and the same values on either backend. Read by ``churn features`` (and ``build_features(...,
+    engine=...)``); ``churn train`` and ``churn score`` still run their features on DuckDB."""
 
     _section: ClassVar[str] = "engine"
 
