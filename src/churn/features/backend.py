@@ -98,7 +98,8 @@ class Backend:
         return self.con.execute(expr)
 
     def release(self) -> None:
-        """Drop what this engine run kept (Spark: cached frames and views; DuckDB closes)."""
+        """Drop what this engine run kept in a Spark session (cached frames, views), which outlives
+        the run; an in-memory DuckDB connection goes with its tables when it is dropped."""
         if self.session is None:
             return
         for item in self._kept:
