@@ -30,7 +30,7 @@ DEMO_STAMP := data/raw/.demo-params
 export OMP_WAIT_POLICY := passive
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup lock data train tune score monitor monitor-replay refit-policy ui test test-fast lint format bench bench-real bench-uplift notebooks browser clean clean-all
+.PHONY: help setup lock data train tune score monitor monitor-replay refit-policy ui test test-fast test-spark lint format bench bench-real bench-uplift notebooks browser clean clean-all
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -94,6 +94,12 @@ test: setup browser ## Run the whole test suite (unit, leakage, model, notebooks
 
 test-fast: setup ## Run the tests not marked slow
 	$(BIN)/pytest -m "not slow"
+
+# PySpark is a 434 MB source archive, so it is not in requirements.lock: this target adds the
+# spark extra to .venv. Without it (or without Java) tests/spark is skipped by `make test`.
+test-spark: setup ## Features and scoring on local Spark against DuckDB (installs the spark extra: PySpark 4.0; needs Java 17)
+	$(PY) -m pip install --quiet -e '.[spark]'
+	$(BIN)/pytest tests/spark -m spark
 
 lint: setup ## Check formatting and lint with ruff
 	$(BIN)/ruff format --check src tests

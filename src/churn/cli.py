@@ -454,6 +454,15 @@ def features(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output Parquet file.")],
+    config: ConfigOpt = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="Where the features run: duckdb (in memory) or spark (pip install "
+            "'churn[spark]'); overrides the settings' engine.backend. Same values either way.",
+        ),
+    ] = None,
 ) -> None:
     """Build point-in-time features for every customer active at each --as-of date."""
     import os
@@ -463,13 +472,18 @@ def features(
 
     from churn.data import load_dataset
     from churn.dataset import build_scoring_frame
+    from churn.settings import load_settings, settings_from_dict
 
     try:
         dates = sorted({pd.Timestamp(d) for d in as_of})
     except ValueError as exc:
         raise ChurnError(f"--as-of takes dates like 2024-03-04: {exc}") from None
+    settings = load_settings(config).engine
+    if engine is not None:  # checked like a settings file's value
+        raw = {**settings.model_dump(), "backend": engine}
+        settings = settings_from_dict({"engine": raw}, "--engine").engine
     tables = load_dataset(data)
-    frames = [build_scoring_frame(tables, d, progress=True) for d in dates]
+    frames = [build_scoring_frame(tables, d, progress=True, engine=settings) for d in dates]
     frame = pd.concat(frames, ignore_index=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Write next to the target, then rename: a crash never leaves a half-written file.

@@ -17,7 +17,7 @@ from churn.contract import USAGE_PERIODS, Tables
 from churn.errors import ChurnError
 from churn.features import FeatureSpec, build_features
 from churn.labels import activity_events, attach_labels, churn_dates
-from churn.settings import SnapshotSettings
+from churn.settings import EngineSettings, SnapshotSettings
 from churn.spine import build_activity_spine, build_spine, snapshot_dates
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ def build_scoring_frame(
     progress: bool = False,
     *,
     spine: pd.DataFrame | None = None,
+    engine: EngineSettings | None = None,
 ) -> pd.DataFrame:
     """Features of every current customer at one instant: the scoring twin of training.
 
@@ -170,6 +171,8 @@ def build_scoring_frame(
     spine
         ``scoring_spine(tables, as_of)`` when the caller has built it already (weekly scoring
         needs the active customers too); ``None`` builds it here.
+    engine
+        Where the features run (``build_features``); ``None``: in-memory DuckDB.
 
     Returns
     -------
@@ -178,7 +181,7 @@ def build_scoring_frame(
     """
     if spine is None:
         spine = scoring_spine(tables, as_of)
-    return build_features(spine, tables, spec=spec, progress=progress)
+    return build_features(spine, tables, spec=spec, progress=progress, engine=engine)
 
 
 def build_outcome_frame(

@@ -363,6 +363,25 @@ class ControlSettings(_Section):
     """Customer-level bootstrap resamples for the ARR-retained intervals."""
 
 
+class EngineSettings(_Section):
+    """Where the point-in-time features run (``churn.features.backend``): the same expressions
+    and the same values on either backend. Read by ``churn features`` (and ``build_features(...,
+    engine=...)``); ``churn train`` and ``churn score`` still run their features on DuckDB."""
+
+    _section: ClassVar[str] = "engine"
+
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    """``duckdb``: in memory, in this process (the default). ``spark``: a Spark session
+    (``pip install 'churn[spark]'``, Java 17; see docs/spark.md)."""
+    spark_master: Text = "local[2]"
+    """The Spark master the session connects to (``local[N]``: N cores of this machine)."""
+    spark_conf: dict[Text, Text] = Field(
+        default_factory=lambda: {"spark.sql.shuffle.partitions": "8"}
+    )
+    """Spark settings for the session, e.g. ``spark.driver.memory``. The session time zone is
+    always UTC (the data's instants are naive UTC)."""
+
+
 class Settings(_Section):
     """All run settings: one section per stage."""
 
@@ -372,6 +391,7 @@ class Settings(_Section):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
 
     @field_validator("snapshots", "training", "scoring", mode="before")
     @classmethod
@@ -379,7 +399,7 @@ class Settings(_Section):
         # `training:` with nothing under it is YAML's None: the defaults, as before.
         return {} if value is None else value
 
-    @field_validator("monitoring", "alerts", "control", mode="before")
+    @field_validator("monitoring", "alerts", "control", "engine", mode="before")
     @classmethod
     def _empty_monitoring_is_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -396,6 +416,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "monitoring": MonitoringSettings,
     "alerts": AlertSettings,
     "control": ControlSettings,
+    "engine": EngineSettings,
 }
 
 

@@ -107,6 +107,11 @@ DEFAULTS = {
         "due_days": 3,
     },
     "control": {"share": 0.1, "seed": 0, "min_customers": 30, "bootstrap_resamples": 1000},
+    "engine": {
+        "backend": "duckdb",
+        "spark_master": "local[2]",
+        "spark_conf": {"spark.sql.shuffle.partitions": "8"},
+    },
 }
 
 
@@ -328,6 +333,7 @@ def test_config_schema_prints_the_settings_schema(monkeypatch, capsys):
         "monitoring",
         "alerts",
         "control",
+        "engine",
     }
     snapshots = schema["$defs"]["SnapshotSettings"]
     assert snapshots["additionalProperties"] is False
@@ -368,3 +374,9 @@ def test_readme_contract_section_matches_the_code():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- contract:start -->\n", 1)[1].split("<!-- contract:end -->", 1)[0]
     assert section == contract_markdown()
+
+
+def test_an_unknown_engine_backend_is_refused_with_the_valid_ones():
+    with pytest.raises(SettingsError) as info:
+        settings_from_dict({"engine": {"backend": "polars"}})
+    assert "engine.backend is 'polars'; valid: duckdb, spark" in str(info.value)

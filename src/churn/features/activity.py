@@ -100,7 +100,7 @@ def _query(engine: Any, chunk: pd.DataFrame) -> pd.DataFrame:
 def lifetime_activity(engine: Any, chunk: pd.DataFrame) -> pd.DataFrame:
     """The ``act_*`` columns for one chunk of the spine (see the module docstring).
 
-    ``engine`` is ``churn.features.engine._Engine``: its DuckDB connection, its usage table
+    ``engine`` is ``churn.features.engine._Engine``: its backend, its usage table
     (with ``end``, ``avail``, ``active`` and the ``m_<metric>`` columns) and its helpers.
     """
     r = _query(engine, chunk)

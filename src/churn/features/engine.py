@@ -36,15 +36,18 @@ redrawing and blanking every value that became known at/after it, leaves every f
 
 Engine
 ------
-Event aggregation runs as Ibis expressions on an in-memory DuckDB connection; nothing loops over
-rows in Python. Two query shapes, both avoiding one rescan per snapshot:
+Event aggregation runs as Ibis expressions on one backend (``churn.features.backend``:
+in-memory DuckDB by default, or Spark); nothing loops over rows in Python. Only operations every
+SQL engine has: range joins, ``GROUP BY`` with conditional aggregates and window functions (no
+ASOF join, no temporary table, no UDF). Two query shapes, both avoiding one rescan per snapshot:
 
 * windowed features: a range join of the spine to the events on ``customer_id`` and
   ``as_of - max_window <= t < as_of``, then one ``GROUP BY`` snapshot row with conditional
   aggregates (``FILTER (WHERE ...)``) per window;
 * unbounded "last"/"count so far" features: the events are pre-aggregated into running totals
-  per customer, ordered by the instant each became visible, and an ``ASOF JOIN`` picks, for each
-  snapshot, the last running total visible before ``as_of``.
+  per customer, ordered by the instant each became visible, and for each snapshot the last
+  running total visible before ``as_of`` is looked up with a window function (``_Engine._asof``:
+  what an ASOF join does, which Spark SQL lacks).
 
 The spine is processed in chunks of snapshot dates so that the joined frame stays bounded.
 Timestamps are floored to microseconds (DuckDB's precision) before they reach the engine; flooring
@@ -57,7 +60,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +68,7 @@ import pandas as pd
 from churn.contract import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, USAGE_PERIODS, Tables
 from churn.errors import ChurnError
 from churn.features.activity import activity_spec, cohort_percentiles, lifetime_activity
+from churn.features.backend import Backend, connect
 from churn.features.registry import (
     ACTIVE_METRICS,
     INTERACTION_WINDOWS,
@@ -75,6 +79,9 @@ from churn.features.registry import (
     slug,
 )
 from churn.features.registry import seat_pair as _seat_pair
+
+if TYPE_CHECKING:
+    from churn.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
@@ -271,11 +278,27 @@ def _say_what_is_left_out(tables: Tables, spec: FeatureSpec) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _checked_spine(spine: pd.DataFrame) -> pd.DataFrame:
+    """``customer_id`` (text) and ``as_of`` (datetime) of ``spine``; clear errors if unusable."""
+    missing = {"customer_id", "as_of"} - set(spine.columns)
+    if missing:
+        raise ChurnError(
+            f"the spine lacks column(s) {sorted(missing)}; build it with churn.spine.build_spine"
+        )
+    out = spine[["customer_id", "as_of"]].copy()
+    out["customer_id"] = out["customer_id"].astype("str")
+    out["as_of"] = pd.to_datetime(out["as_of"])
+    if out["as_of"].isna().any():
+        raise ChurnError("the spine has rows with an empty as_of; every snapshot needs a date")
+    return out
+
+
 def build_features(
     spine: pd.DataFrame,
     tables: Tables,
     spec: FeatureSpec | None = None,
     progress: bool = False,
+    engine: EngineSettings | None = None,
 ) -> pd.DataFrame:
     """Point-in-time features for every (customer_id, as_of) row of ``spine``.
 
@@ -290,6 +313,9 @@ def build_features(
         model's spec when scoring so the columns match the ones it was trained on.
     progress
         Show a rich progress bar (per chunk of snapshot dates and feature family).
+    engine
+        Where the event families run (the settings' ``engine`` section; ``None``: in-memory
+        DuckDB). DuckDB and Spark give the same values (``tests/spark``, ``docs/spark.md``).
 
     Returns
     -------
@@ -297,17 +323,8 @@ def build_features(
         Exactly one row per spine row, in the same order and with the same index: columns
         ``customer_id``, ``as_of`` and then ``feature_names(spec)``.
     """
-    missing = {"customer_id", "as_of"} - set(spine.columns)
-    if missing:
-        raise ChurnError(
-            f"the spine lacks column(s) {sorted(missing)}; build it with churn.spine.build_spine"
-        )
+    out = _checked_spine(spine)
     spec = spec if spec is not None else FeatureSpec.from_tables(tables)
-    out = spine[["customer_id", "as_of"]].copy()
-    out["customer_id"] = out["customer_id"].astype("str")
-    out["as_of"] = pd.to_datetime(out["as_of"])
-    if out["as_of"].isna().any():
-        raise ChurnError("the spine has rows with an empty as_of; every snapshot needs a date")
     columns = expand(spec)
     if out.empty:
         return _finish(out, pd.DataFrame(index=pd.RangeIndex(0)), spec, columns)
@@ -326,15 +343,15 @@ def build_features(
     ]
 
     chunks = list(_chunks(work, events))
-    engine = _Engine(events, spec, materialise=len(chunks) > 1)
+    runner = _Engine(events, spec, materialise=len(chunks) > 1, backend=connect(engine))
     families: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
-        ("interactions", engine.interactions),
-        ("nps", engine.nps),
-        ("utilisation", engine.usage),
-        ("experience balance", engine.balance),
+        ("interactions", runner.interactions),
+        ("nps", runner.nps),
+        ("utilisation", runner.usage),
+        ("experience balance", runner.balance),
     ]
     if spec.activity_history:
-        families.append(("lifetime activity", lambda chunk: lifetime_activity(engine, chunk)))
+        families.append(("lifetime activity", lambda chunk: lifetime_activity(runner, chunk)))
     with _progress_bar(progress, len(chunks) * len(families)) as advance:
         for chunk in chunks:
             chunk_parts = []
@@ -342,6 +359,7 @@ def build_features(
                 advance(label)
                 chunk_parts.append(fn(chunk))
             parts.append(pd.concat(chunk_parts, axis=1))
+    runner.close()
     acct = parts[0]
     event_feats = pd.concat(parts[1:], axis=0) if len(parts) > 1 else pd.DataFrame()
     feats = acct.join(event_feats, how="left")
@@ -775,7 +793,7 @@ def _change_features(lookup: _InForce, spec: FeatureSpec) -> dict[str, np.ndarra
 
 
 # --------------------------------------------------------------------------------------------
-# Event families (Ibis on DuckDB)
+# Event families (Ibis, on the backend of churn.features.backend)
 # --------------------------------------------------------------------------------------------
 
 
@@ -784,56 +802,102 @@ def _days(later: Any, earlier: Any) -> Any:
     return later.delta(earlier, unit="microsecond").cast("float64") / 86_400e6
 
 
-class _Engine:
-    """Holds one in-memory DuckDB connection and the event tables registered in it."""
+def _numbered(cum: Any) -> Any:
+    """``cum`` (one row per customer and ``key``) with ``_n``: 1, 2, ... in ``key`` order per
+    customer, the number ``_Engine._asof`` looks a row up by. Rows without a key are never
+    visible (an ASOF join never matches them) and are left out."""
+    import ibis
 
-    def __init__(self, events: _Events, spec: FeatureSpec, materialise: bool = True) -> None:
+    cum = cum.filter(cum.key.notnull())
+    return cum.mutate(_n=ibis.row_number().over(group_by="customer_id", order_by="key") + 1)
+
+
+class _Engine:
+    """Runs the event families as Ibis expressions on one backend (``churn.features.backend``).
+
+    Portable by construction: range joins on ``customer_id`` and time, ``GROUP BY`` with
+    conditional aggregates and window functions only (no ASOF join, no temporary table, no
+    UDF), so DuckDB and Spark run the same expressions and return the same values.
+    """
+
+    def __init__(
+        self,
+        events: _Events,
+        spec: FeatureSpec,
+        materialise: bool = True,
+        backend: Backend | None = None,
+    ) -> None:
         import ibis
 
         self.ibis = ibis
         self.spec = spec
         self.events = events
-        self.con = ibis.duckdb.connect()
-        # With one chunk every table is read once, so copying it into DuckDB buys nothing.
+        self.backend = backend if backend is not None else connect()
+        # With one chunk every table is read once, so keeping a copy buys nothing.
         self.materialise = materialise
-        # ibis 12's create_table(name, <pandas frame>) fails on duckdb 2.0 (its DROP ... IF
-        # EXISTS is rendered as invalid SQL; overwrite=True hits the same bug). Creating from a
-        # memtable expression works: the data is copied once into DuckDB's own storage, which
-        # the many chunk queries then reuse.
-        self.inter = self._table("inter", events.interactions)
-        self.nps_t = self._table("nps", events.nps)
-        self.usage_t = self._table("usage", events.usage)
-        self.balance_t = self._table("balance", events.balance)
+        self.inter = self._table(events.interactions)
+        self.nps_t = self._table(events.nps)
+        self.usage_t = self._table(events.usage)
+        self.balance_t = self._table(events.balance)
 
         self._cache: dict[str, Any] = {}
 
-    def _table(self, name: str, frame: pd.DataFrame) -> Any:
-        if not self.materialise:
-            return self.ibis.memtable(frame)
-        return self.con.create_table(name, self.ibis.memtable(frame), temp=True)
+    def _table(self, frame: pd.DataFrame) -> Any:
+        return self.backend.table(frame, keep=self.materialise)
 
     def _cached(self, name: str, build: Callable[[], Any]) -> Any:
-        """Materialise a running-total table once; every chunk's as-of join reuses it."""
-        if not self.materialise:
-            return build()
+        """Keep a running-total table once (numbered, see ``_asof``); every chunk reuses it."""
         if name not in self._cache:
-            self._cache[name] = self.con.create_table(name, build(), temp=True)
+            numbered = _numbered(build())
+            self._cache[name] = self.backend.keep(numbered) if self.materialise else numbered
         return self._cache[name]
 
     def _run(self, expr: Any) -> pd.DataFrame:
-        return self.con.execute(expr)
+        return self.backend.execute(expr)
+
+    def close(self) -> None:
+        self.backend.release()
 
     def _spine(self, chunk: pd.DataFrame) -> Any:
-        return self.ibis.memtable(chunk[["customer_id", "as_of", "_row"]])
+        return self.backend.table(chunk[["customer_id", "as_of", "_row"]])
 
     @staticmethod
     def _bounds(chunk: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
         return pd.Timestamp(chunk["as_of"].min()), pd.Timestamp(chunk["as_of"].max())
 
-    def _asof(self, spine: Any, cum: Any, key: str, cols: Sequence[str]) -> Any:
-        """For each spine row, the running values of the last ``cum`` row with key < as_of."""
-        j = spine.asof_join(cum, on=spine.as_of > cum[key], predicates="customer_id")
-        return j.select("_row", *cols)
+    def _asof(self, spine: Any, cum: Any, cols: Sequence[str]) -> Any:
+        """For each spine row, the values of the last ``cum`` row with ``key < as_of``.
+
+        What an ASOF join does, in window functions every backend has: the spine rows and the
+        ``cum`` rows (one per customer and ``key``, numbered ``_n`` = 1, 2, ... in key order by
+        ``_numbered``) are put in one order per customer, by instant, a spine row before a
+        ``cum`` row of the same instant (the cut-off is strict). A running count of the ``cum``
+        rows then is, at each spine row, the number of the last ``cum`` row before its as_of,
+        and an equi-join on that number fetches its values (none before the first: NULL).
+        """
+        ibis = self.ibis
+        ts = "timestamp(6)"
+        marks = ibis.union(
+            spine.select(
+                "customer_id",
+                _key=spine.as_of.cast(ts),
+                _is_cum=ibis.literal(0, "int64"),
+                _at=spine._row.cast("int64"),
+            ),
+            cum.select(
+                "customer_id",
+                _key=cum.key.cast(ts),
+                _is_cum=ibis.literal(1, "int64"),
+                _at=ibis.null("int64"),
+            ),
+            distinct=False,
+        )
+        marks = marks.mutate(
+            _upto=marks._is_cum.cumsum(group_by="customer_id", order_by=["_key", "_is_cum"])
+        )
+        at = marks.filter(marks._is_cum == 0)
+        j = at.left_join(cum, [at.customer_id == cum.customer_id, at._upto == cum._n])
+        return j.select(_row=j._at, as_of=j._key, **{c: j[c] for c in cols})
 
     def _running_at(
         self,
@@ -845,10 +909,11 @@ class _Engine:
         """Per spine row: the totals (``"sum"``) or maxima (``"max"``) of ``ops``' columns over
         the rows of ``stream()`` (``customer_id``, ``key``, values) with ``key < as_of``.
 
-        Many dates: running totals ordered by ``key``, materialised once, and an as-of join.
-        One date (weekly scoring): the same totals as one filtered ``GROUP BY``, which reads the
-        history once instead of sorting it; both give identical sums of integers and maxima,
-        and float sums that differ only by summation order (training vs scoring is tested).
+        Many dates: running totals ordered by ``key``, kept once, and an as-of lookup
+        (``_asof``). One date (weekly scoring): the same totals as one filtered ``GROUP BY``,
+        which reads the history once instead of sorting it; both give identical sums of
+        integers and maxima, and float sums that differ only by summation order (training vs
+        scoring is tested).
         """
         ibis = self.ibis
         s = self._spine(chunk)
@@ -877,7 +942,7 @@ class _Engine:
                 }
             )
 
-        return self._asof(s, self._cached(name, build), "key", ["as_of", *cols])
+        return self._asof(s, self._cached(name, build), cols)
 
     def _frame(self, result: pd.DataFrame, chunk: pd.DataFrame) -> pd.DataFrame:
         return result.set_index("_row").reindex(chunk["_row"].to_numpy())
@@ -1035,12 +1100,12 @@ class _Engine:
             return g.mutate(
                 previous=g["last"].lag().over(group_by="customer_id", order_by="avail"),
                 last_t=g.t_max.cummax(group_by="customer_id", order_by="avail"),
-            )
+            ).rename(key="avail")
 
         g = self._cached("cum_nps_last", build_last)
         last = self._frame(
             self._run(
-                self._asof(s, g, "avail", ["as_of", "last", "previous", "last_t"]).mutate(
+                self._asof(s, g, ["last", "previous", "last_t"]).mutate(
                     days_since=lambda x: _days(x.as_of, x.last_t)
                 )
             ),

@@ -29,17 +29,17 @@ def log_churn_model(
     *,
     registered_model_name: str | None = REGISTERED_MODEL,
 ) -> Any:
-    """Log ``model`` into the active run as LightGBM's native format and register it.
+    """Log ``model`` into the active run as LightGBM's native format and register it; its pyfunc
+    flavour (``mlflow.pyfunc.load_model``, ``spark_udf``) predicts the calibrated probability.
 
     Returns the ``ModelInfo``; ``info.registered_model_version`` is the new version (or None).
     """
     import lightgbm
-    import mlflow
-    import mlflow.lightgbm
-    from mlflow.models import infer_signature
+    from mlflow.models import Model
+
+    from churn.pipelines import pyfunc
 
     example = model.prepare(X_example.head(5))
-    signature = infer_signature(example, model.predict_raw(example))
     # MLflow checks the input example by replaying it as a JSON serving payload, and JSON cannot
     # carry pandas categories, so with categorical features that check always fails (the native
     # booster and load_champion remap categories correctly). Its warning would only alarm users.
@@ -49,10 +49,14 @@ def log_churn_model(
     if model.categorical_features:
         quiet.setLevel(logging.ERROR)
     try:
-        return mlflow.lightgbm.log_model(
-            model.booster,
+        # LightGBM's native file and flavour, with churn's pyfunc loader (churn.pipelines.pyfunc:
+        # the calibrated probability, category columns as categories or text).
+        return Model.log(
+            artifact_path=None,
             name="model",
-            signature=signature,
+            flavor=pyfunc.FLAVOR,
+            lgb_model=model.booster,
+            signature=pyfunc.signature(model, example),
             input_example=example,
             registered_model_name=registered_model_name,
             metadata=tracking.json_safe(model.to_metadata()),

@@ -1,0 +1,145 @@
+"""The one place a feature backend is connected: in-memory DuckDB (the default) or Spark.
+
+The feature engine (``churn.features.engine``) writes every feature once, as Ibis expressions
+that both backends run (range joins on ``customer_id`` and time, ``GROUP BY`` with conditional
+aggregates, window functions; no ASOF join, no temporary table, no UDF). What differs between
+backends is only how a pandas frame gets in, how a result that many chunks reuse is kept, and
+how a result comes out; ``Backend`` holds those three, and ``connect`` is the only function
+that opens a connection.
+
+Spark (``engine: {backend: spark}``, ``pip install 'churn[spark]'``, Java 17) needs three
+things DuckDB does not, each a difference in values if forgotten:
+
+* pandas ``NaN`` is missing; in Spark a ``NaN`` double is a value (``count`` counts it, ``avg``
+  returns NaN). Frames go in through Arrow (``pyarrow.Table.from_pandas``), which turns every
+  float ``NaN`` and ``NaT`` into a SQL ``NULL``, as DuckDB's own import does.
+* Timestamps are naive UTC instants here; the session runs in UTC
+  (``spark.sql.session.timeZone``) and they travel as Arrow ``timestamp[us]`` without a zone,
+  so no local-time shift happens on the way in or out.
+* Spark keeps a reused result with ``DataFrame.cache()`` in the session, not a table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from churn.errors import ChurnError
+
+if TYPE_CHECKING:
+    from churn.settings import EngineSettings
+
+#: Spark settings that every churn session gets (``engine.spark_conf`` may override them).
+SPARK_DEFAULTS: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.enabled": "false",
+}
+_names = itertools.count()
+
+
+@dataclass
+class Backend:
+    """An Ibis connection and the backend's ways in, out and of keeping a result.
+
+    Attributes
+    ----------
+    name
+        ``"duckdb"`` or ``"spark"``.
+    con
+        The Ibis backend; the engine builds expressions on tables it returns.
+    session
+        The ``SparkSession`` (Spark only).
+    """
+
+    name: str
+    con: Any
+    session: Any = None
+    _kept: list[Any] = field(default_factory=list)
+
+    def table(self, frame: pd.DataFrame, keep: bool = False) -> Any:
+        """``frame`` as a table of this backend; ``keep``: stored once for many queries."""
+        import ibis
+
+        if self.session is None:
+            t = ibis.memtable(frame)
+            # DuckDB copies it into its own storage once (ibis 12 cannot create a table from a
+            # pandas frame on duckdb 2.0; from a memtable expression it can).
+            return self.keep(t) if keep else t
+        import pyarrow as pa
+
+        # Through Arrow: NaN and NaT become NULL, timestamps stay naive microseconds.
+        df = self.session.createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
+        if keep:
+            df = df.cache()
+            self._kept.append(df)
+        name = f"churn_in_{next(_names)}"
+        df.createOrReplaceTempView(name)
+        self._kept.append(name)
+        return self.con.table(name)
+
+    def keep(self, expr: Any) -> Any:
+        """The result of ``expr`` computed once and kept for the queries that reuse it."""
+        name = f"churn_kept_{next(_names)}"
+        if self.session is None:
+            return self.con.create_table(name, expr, temp=True)
+        df = self.session.sql(self.con.compile(expr)).cache()
+        df.createOrReplaceTempView(name)
+        self._kept.extend([df, name])
+        return self.con.table(name)
+
+    def execute(self, expr: Any) -> pd.DataFrame:
+        """Run ``expr`` and return its rows as pandas (missing values as NaN / NaT)."""
+        return self.con.execute(expr)
+
+    def release(self) -> None:
+        """Drop what this engine run kept in a Spark session (cached frames, views), which outlives
+        the run; an in-memory DuckDB connection goes with its tables when it is dropped."""
+        if self.session is None:
+            return
+        for item in self._kept:
+            if isinstance(item, str):
+                self.session.catalog.dropTempView(item)
+            else:
+                item.unpersist()
+        self._kept.clear()
+
+
+def connect(settings: EngineSettings | None = None) -> Backend:
+    """Connect the backend ``settings.backend`` names (``None``: in-memory DuckDB).
+
+    Raises
+    ------
+    ChurnError
+        ``spark`` without PySpark installed (or without Java).
+    """
+    import ibis
+
+    if settings is None or settings.backend == "duckdb":
+        return Backend("duckdb", ibis.duckdb.connect())
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ChurnError(
+            "engine.backend is spark but PySpark is not installed: pip install 'churn[spark]' "
+            "(PySpark 4.0, Java 17), or set engine.backend: duckdb"
+        ) from None
+    # Local workers run this Python (with churn importable), not whatever python3 is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(settings.spark_master).appName("churn-features")
+    for key, value in {**SPARK_DEFAULTS, **settings.spark_conf}.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # no Java, a master that cannot be reached
+        raise ChurnError(
+            f"could not start Spark ({settings.spark_master}): {type(exc).__name__}: {exc}"
+        ) from None
+    # getOrCreate may return a session started before with other settings: these matter.
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return Backend("spark", ibis.pyspark.connect(session), session)
