@@ -5,8 +5,9 @@ scores the customers at ``as_of`` for a longer horizon (CDNOW: 13 weeks past its
 recency up to 272 days where training saw at most 179, churn over 273 days). The kinds of
 ``churn.modeling.hybrid`` are compared where the same thing happens before ``as_of``: on
 ``churn.dataset.fixed_as_of_fold``, the protocol itself moved back by ``train_horizon_days``
-(same gap between the last fitted snapshot and the scored date, same number of fitted dates,
-same training labels; the label horizon as long as the labels still end by ``as_of``).
+(same gap between the last fitted snapshot and the scored date, as many fitted dates where the
+history reaches that far back, same training labels; the label horizon as long as the labels
+still end by ``as_of``).
 
 Each kind is fitted on the fold's training snapshots exactly as the deployment fits it
 (``churn.modeling.fixed_as_of_split``: customers held out for early stopping), and scores every
