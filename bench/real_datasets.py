@@ -145,9 +145,9 @@ def run_cdnow() -> tuple[list[dict], dict]:
         f"(snapshots {report.split['fit_as_of']}, label no purchase in {ev.train_horizon()} "
         f"days, {report.split['valid_as_of']} for early stopping and calibration); rank the "
         f"customers active at {ev.as_of.date()} for no purchase in weeks 40-78 "
-        f"({ev.horizon_days} days); the model kind (LightGBM, hybrid, logistic) chosen on an "
-        "out-of-time, out-of-customer fold of the training snapshots, LightGBM settings the "
-        "defaults: nothing chosen on the test window"
+        f"({ev.horizon_days} days); the model kind (LightGBM, hybrid, logistic) chosen on the "
+        f"same protocol moved back {ev.train_horizon()} days, before as_of (details."
+        "cdnow.model_selection), LightGBM settings the defaults: nothing chosen on the test window"
     )
     kind = report.model_selection.split(":", 1)[0] or "lightgbm"
     rows = []

@@ -300,3 +300,69 @@ def fixed_as_of_frame(
         ts.date(), len(dates), dates[0].date(), dates[-1].date(), len(train), len(test),
     )  # fmt: skip
     return pd.concat([spine, feats.drop(columns=["customer_id", "as_of"])], axis=1), spec
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationFold:
+    """The fixed-as_of protocol moved back inside the data known before the real ``as_of``.
+
+    ``frame`` is :func:`fixed_as_of_frame`'s output at ``as_of`` (the fold's scored date, its
+    test rows labelled over ``horizon_days``, its training snapshots over
+    ``train_horizon_days``); ``describe()`` states it for run parameters and the README.
+    """
+
+    frame: pd.DataFrame
+    as_of: pd.Timestamp
+    horizon_days: int
+    train_horizon_days: int
+    gap_days: int
+
+    def describe(self) -> str:
+        rows = self.frame.loc[self.frame["as_of"] < self.as_of, "as_of"]
+        return (
+            f"fit on snapshots {rows.min().date()}..{rows.max().date()} "
+            f"({rows.nunique()} dates, {self.train_horizon_days}-day labels), scored at "
+            f"{self.as_of.date()} ({self.gap_days} days after the last fitted snapshot) for "
+            f"churn in the next {self.horizon_days} days"
+        )
+
+
+def fixed_as_of_fold(
+    tables: Tables,
+    snapshots: SnapshotSettings,
+    as_of: object,
+    horizon_days: int,
+    train_horizon_days: int,
+    *,
+    first: object | None = None,
+    progress: bool = False,
+) -> ValidationFold | None:
+    """The validation fold of the fixed-as_of protocol: the protocol itself, every date moved
+    back by ``train_horizon_days``, on ``known_before(tables, as_of)`` only.
+
+    The fold's scored date is ``as_of - train_horizon_days`` (where the deployed model's
+    training snapshots end); its fitted snapshots run from ``first`` (default
+    :func:`first_snapshot`) moved back the same distance, clipped to the history's start, to
+    ``train_horizon_days`` before the scored date. So the gap between the last fitted snapshot
+    and the scored date, the number of fitted dates and the training labels are the
+    deployment's; the fold's label horizon is ``min(horizon_days, train_horizon_days)``, the
+    longest whose labels end by ``as_of``. ``None`` when no fitted snapshot fits in.
+    """
+    ts = pd.Timestamp(as_of)
+    known = known_before(tables, ts)
+    shift = pd.Timedelta(days=train_horizon_days)
+    inner, start = (
+        ts - shift,
+        pd.Timestamp(first_snapshot(known, snapshots) if first is None else first),
+    )
+    begin, _ = known.event_range()
+    start = max(start - shift, pd.Timestamp(begin).normalize()) if begin is not None else start
+    dates = snapshot_dates(start, inner - shift, snapshots.cadence)
+    if len(dates) == 0:
+        return None
+    horizon = min(int(horizon_days), int(train_horizon_days))
+    frame, _ = fixed_as_of_frame(
+        known, snapshots, inner, horizon, train_horizon_days, first=start, progress=progress
+    )
+    gap = int((inner - dates[-1]) / pd.Timedelta(days=1))
+    return ValidationFold(frame, inner, horizon, int(train_horizon_days), gap)

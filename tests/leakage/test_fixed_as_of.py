@@ -139,24 +139,46 @@ def test_the_evaluation_section_is_checked(tmp_path):
         parse_config({"evaluation": {"as_of": "1998-01-01", "horizon": 1}}, tmp_path)
 
 
-def test_the_model_kind_is_chosen_without_the_test_rows():
+def test_the_model_kind_is_chosen_on_the_protocol_moved_back_before_as_of():
+    from churn.dataset import fixed_as_of_fold
     from churn.modeling import select_kind
     from churn.settings import TrainingSettings
 
-    frame = frame_of(purchase_log(seed=4, n=80))
-    split = fixed_as_of_split(frame, AS_OF, 56, 120, seed=0)
+    tables = purchase_log(seed=4, n=80)
+    fold = fixed_as_of_fold(tables, SNAPS, AS_OF, 120, 56)
+    deployed = fixed_as_of_split(frame_of(tables), AS_OF, 56, 120, seed=0)
+    # The deployment moved back one training horizon: same gap after the last fitted snapshot,
+    # the deployment's fitted dates moved back (those still in the history), labels by as_of.
+    assert fold.as_of == AS_OF - 56 * DAY and fold.horizon_days == 56
+    assert fold.gap_days == (AS_OF - max(deployed.fit_dates)).days
+    fitted = set(fold.frame.loc[fold.frame["as_of"] < fold.as_of, "as_of"])
+    moved = {d - 56 * DAY for d in deployed.fit_dates}
+    assert fitted == {d for d in moved if d > tables.usage["date"].min()} and len(fitted) >= 8
+    assert fold.frame["as_of"].max() + fold.horizon_days * DAY <= AS_OF
     tr = TrainingSettings(num_threads=1, num_boost_round=40, early_stopping_rounds=10)
     tr = tr.model_copy(update={"lightgbm": {**tr.lightgbm, "min_child_samples": 10}})
-    chosen = select_kind(frame, split, tr, gap_dates=2)
-    # Everything at as_of made up: labels flipped, every feature of the test rows shuffled.
-    test = frame["as_of"] == AS_OF
-    corrupt = frame.copy()
-    corrupt.loc[test, "label"] = 1 - corrupt.loc[test, "label"]
+    chosen = select_kind(fold, tr)
+    # Everything at or after as_of made up: later purchases dropped, others invented.
+    u = tables.usage
     rng = np.random.default_rng(0)
-    for col in corrupt.columns.drop(["customer_id", "as_of", "label"]):
-        if corrupt[col].dtype.kind == "f":
-            corrupt.loc[test, col] = rng.permutation(corrupt.loc[test, col].to_numpy())
-    again = select_kind(corrupt, split, tr, gap_dates=2)
-    assert again == chosen and chosen.scores  # the same choice, on the same scores
-    # The fold is out of time: the validation date is the latest training snapshot.
-    assert chosen.valid_as_of.startswith(str(max(split.fit_dates).date()))
+    invented = pd.DataFrame(
+        {
+            "customer_id": rng.choice(tables.customers["customer_id"], 60),
+            "date": AS_OF + pd.to_timedelta(rng.integers(0, 90, 60), unit="D"),
+            "dollars": 999.0,
+        }
+    ).drop_duplicates(["customer_id", "date"])
+    invented["recorded_at"] = invented["date"] + DAY
+    rewritten = dataclasses.replace(
+        tables, usage=pd.concat([u.loc[u["date"] < AS_OF], invented], ignore_index=True)
+    )
+    again = fixed_as_of_fold(rewritten, SNAPS, AS_OF, 120, 56)
+    pd.testing.assert_frame_equal(fold.frame, again.frame)
+    assert select_kind(again, tr) == chosen and chosen.scores  # the same choice, same scores
+
+
+def test_a_history_too_short_for_a_fold_gives_none():
+    from churn.dataset import fixed_as_of_fold
+
+    # Training snapshots end 150 days before as_of: moved back 150 more, none is left.
+    assert fixed_as_of_fold(purchase_log(), SNAPS, AS_OF, 120, 150) is None

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn.dataset import ValidationFold
 from churn.modeling import (
     LinearOffset,
     fixed_as_of_split,
@@ -18,14 +19,14 @@ from churn.settings import Settings, TrainingSettings
 AS_OF = pd.Timestamp("2024-07-01")
 
 
-def drifting_frame(seed: int = 0, n: int = 120, weeks: int = 14) -> pd.DataFrame:
+def drifting_frame(seed: int = 0, n: int = 120, weeks: int = 14, far: float = 30) -> pd.DataFrame:
     """Weekly snapshots whose ``x`` grows with the date (like days of silence) and whose churn
     is logistic in it, then a test date ``AS_OF`` far beyond every training ``x``."""
     rng = np.random.default_rng(seed)
     dates = [*pd.date_range("2024-01-01", periods=weeks, freq="W-MON"), AS_OF]
     parts = []
     for i, d in enumerate(dates):
-        step = 30 if d == AS_OF else i
+        step = far if d == AS_OF else i
         x = step + rng.normal(0, 4, n)
         y = (rng.random(n) < 1 / (1 + np.exp(-(x - 8) / 3))).astype(float)
         z = rng.normal(size=n)
@@ -130,17 +131,27 @@ def test_every_kind_survives_the_registry(trained, kind, tmp_path):
     )
 
 
-def test_selection_prefers_a_kind_that_extrapolates_when_the_validation_rows_need_it():
-    # x keeps growing past the fitted snapshots' range: flat trees lose to the linear kinds.
-    frame = drifting_frame(seed=3)
-    sel = select_kind(frame, split_of(frame), SETTINGS.training, gap_dates=6)
+def fold_of(frame: pd.DataFrame) -> ValidationFold:
+    """``frame`` as a validation fold scored at ``AS_OF`` (what ``fixed_as_of_fold`` builds)."""
+    return ValidationFold(frame, AS_OF, 21, 21, 13 * 7)
+
+
+def test_selection_prefers_a_kind_that_extrapolates_when_the_fold_needs_it():
+    # x at the fold's scored date lies far past the fitted snapshots': flat trees lose to the
+    # linear kinds, and the choice is the kind with the highest ROC AUC there.
+    sel = select_kind(fold_of(drifting_frame(seed=3, n=300, weeks=8, far=14)), SETTINGS.training)
     assert sel.choice in ("logistic", "hybrid"), sel.note
     assert sel.scores["lightgbm"] < max(sel.scores["logistic"], sel.scores["hybrid"])
+    assert sel.scores[sel.choice] == max(sel.scores.values())
     assert set(sel.params()) >= {"model_kind", "model_selection"}
     assert sel.metrics()["selection_roc_auc_lightgbm"] == sel.scores["lightgbm"]
+    assert sel.valid_as_of.startswith("2024-07-01 (horizon 21 days)")
 
 
-def test_selection_with_too_few_dates_keeps_lightgbm():
-    frame = drifting_frame(weeks=5)  # 5 dates < 1 valid + 4 gap + 1 fit
-    sel = select_kind(frame, split_of(frame), SETTINGS.training)
-    assert sel.choice == "lightgbm" and "too few" in sel.note
+def test_selection_without_a_fold_keeps_lightgbm():
+    sel = select_kind(None, SETTINGS.training)
+    assert sel.choice == "lightgbm" and "no validation fold" in sel.note
+    frame = drifting_frame()
+    frame.loc[frame["as_of"] == AS_OF, "label"] = 1.0  # one class at the scored date: no AUC
+    sel = select_kind(fold_of(frame), SETTINGS.training)
+    assert sel.choice == "lightgbm" and not sel.scores

@@ -1,21 +1,20 @@
-"""Which model kind the fixed-as_of protocol deploys, chosen on the training snapshots only.
+"""Which model kind the fixed-as_of protocol deploys, chosen before ``as_of`` only.
 
-The test date of a purchase log lies beyond the training snapshots (CDNOW: recency up to 272
-days at the test date, at most 179 in training), so the kinds of ``churn.modeling.hybrid`` are
-compared where the same thing happens inside the training data: an **out-of-time,
-out-of-customer** validation fold.
+The deployed model is fitted on snapshots that end ``train_horizon_days`` before ``as_of`` and
+scores the customers at ``as_of`` for a longer horizon (CDNOW: 13 weeks past its last snapshot,
+recency up to 272 days where training saw at most 179, churn over 273 days). The kinds of
+``churn.modeling.hybrid`` are compared where the same thing happens before ``as_of``: on
+``churn.dataset.fixed_as_of_fold``, the protocol itself moved back by ``train_horizon_days``
+(same gap between the last fitted snapshot and the scored date, as many fitted dates where the
+history reaches that far back, same training labels; the label horizon as long as the labels
+still end by ``as_of``).
 
-- **validation rows**: the latest ``valid_dates`` training snapshot date(s);
-- the training customers are dealt into ``folds`` folds; for each, every kind is fitted on the
-  *other* customers' snapshots at least ``gap_dates`` dates before the validation date (so their
-  recency stops short of the validation rows', as the training rows' stop short of the test's),
-  stopped early on a random fifth of those customers, and scores the fold's customers at the
-  validation date;
-- the pooled ROC AUC over every training customer decides; a tie goes to the simpler kind
-  (:data:`churn.modeling.hybrid.KINDS` order).
-
-Only ``split.part(frame, "train")`` is read: rows whose labels ended by ``as_of``; the test rows,
-their labels and anything at or after ``as_of`` are never seen. Pure: frames in, the choice out.
+Each kind is fitted on the fold's training snapshots exactly as the deployment fits it
+(``churn.modeling.fixed_as_of_split``: customers held out for early stopping), and scores every
+customer active at the fold's date, as the deployed model scores every customer at ``as_of``.
+The ROC AUC there decides; a tie goes to the simpler kind (:data:`churn.modeling.hybrid.KINDS`
+order). The fold is built from ``known_before(tables, as_of)``: nothing at or after ``as_of``
+is read. Pure: the fold in, the choice out.
 """
 
 from __future__ import annotations
@@ -23,12 +22,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
+from churn.dataset import ValidationFold
+from churn.errors import ChurnError
 from churn.modeling.evaluation import roc_auc
 from churn.modeling.hybrid import KINDS
 from churn.modeling.model import ChurnModel
+from churn.modeling.protocol import FixedAsOfSplit, fixed_as_of_split
 from churn.modeling.training import feature_columns, fit_kind
 from churn.settings import TrainingSettings
 
@@ -36,8 +35,6 @@ log = logging.getLogger(__name__)
 
 #: Kind deployed when the training snapshots are too few for a validation fold.
 DEFAULT_KIND = "lightgbm"
-#: Share of a fold's fitting customers held out for early stopping.
-STOP_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -60,67 +57,47 @@ class Selection:
         }
 
     def metrics(self) -> dict[str, float]:
-        """``selection_roc_auc_<kind>``: each kind's pooled validation ROC AUC."""
+        """``selection_roc_auc_<kind>``: each kind's validation ROC AUC."""
         return {f"selection_roc_auc_{k}": v for k, v in self.scores.items()}
 
 
-def _folds(customers: pd.Series, folds: int, seed: int) -> np.ndarray:
-    ids = np.sort(customers.astype("str").unique())
-    fold = pd.Series(np.random.default_rng(seed).permutation(len(ids)) % folds, index=ids)
-    return customers.astype("str").map(fold).to_numpy()
-
-
-def _stop_mask(rows: pd.DataFrame, seed: int) -> np.ndarray:
-    ids = np.sort(rows["customer_id"].astype("str").unique())
-    n = max(int(round(len(ids) * STOP_SHARE)), 1)
-    held = np.random.default_rng(seed).choice(ids, size=n, replace=False)
-    return rows["customer_id"].astype("str").isin(held).to_numpy()
+def _held_out(fold: ValidationFold, training: TrainingSettings) -> FixedAsOfSplit | None:
+    try:
+        split = fixed_as_of_split(
+            fold.frame, fold.as_of, fold.train_horizon_days, fold.horizon_days, seed=training.seed
+        )
+    except ChurnError as exc:
+        log.warning("no validation fold: %s", exc)
+        return None
+    return split if split.part(fold.frame, "test")["label"].nunique() == 2 else None
 
 
 def select_kind(
-    frame: pd.DataFrame,
-    split: object,
+    fold: ValidationFold | None,
     training: TrainingSettings,
     *,
     kinds: tuple[str, ...] = KINDS,
-    folds: int = 5,
-    valid_dates: int = 1,
-    gap_dates: int = 4,
 ) -> Selection:
-    """Choose the kind to deploy (see the module docstring); ``split`` is the
-    ``churn.modeling.FixedAsOfSplit`` whose ``"train"`` rows are the only ones read."""
-    rows = split.part(frame, "train")
-    dates = np.sort(rows["as_of"].unique())
-    if len(dates) < valid_dates + gap_dates + 1 or rows["customer_id"].nunique() < 2 * folds:
-        note = f"{len(dates)} training dates: too few for a validation fold, {DEFAULT_KIND} kept"
+    """Choose the kind to deploy on ``fold`` (see the module docstring); ``None`` (the history
+    before ``as_of`` holds no fold) keeps :data:`DEFAULT_KIND`."""
+    split = None if fold is None else _held_out(fold, training)
+    if fold is None or split is None:
+        note = f"the history before as_of holds no validation fold: {DEFAULT_KIND} kept"
         log.warning("model selection skipped: %s", note)
         return Selection(DEFAULT_KIND, note=note)
-    valid_at, fit_at = dates[-valid_dates:], dates[: len(dates) - valid_dates - gap_dates]
-    features = feature_columns(frame)
+    frame, features = fold.frame, feature_columns(fold.frame)
     meta = {"categorical_features": [c for c in features if frame[c].dtype == "category"]}
-    fold = _folds(rows["customer_id"], folds, training.seed)
-    scores: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
-    labels = []
-    for i in range(folds):
-        fitting = rows.loc[(fold != i) & rows["as_of"].isin(fit_at).to_numpy()]
-        held = rows.loc[(fold == i) & rows["as_of"].isin(valid_at).to_numpy()]
-        stop = _stop_mask(fitting, training.seed)
-        for kind in kinds:
-            booster, offset, _ = fit_kind(kind, fitting[~stop], fitting[stop], features, training)
-            model = ChurnModel(booster, None, features, 0, meta, offset)  # type: ignore[arg-type]
-            scores[kind].append(model.predict_raw(held))
-        labels.append(held["label"].to_numpy(dtype=float))
-    y = np.concatenate(labels)
-    auc = {k: round(float(roc_auc(y, np.concatenate(v))), 4) for k, v in scores.items()}
+    fit, stop, held = (split.part(frame, p) for p in ("fit", "valid", "test"))
+    y, auc = held["label"].to_numpy(dtype=float), {}
+    for kind in kinds:
+        booster, offset, _ = fit_kind(kind, fit, stop, features, training)
+        model = ChurnModel(booster, None, features, 0, meta, offset)  # type: ignore[arg-type]
+        auc[kind] = round(float(roc_auc(y, model.predict_raw(held))), 4)
     choice = max(kinds, key=lambda k: (auc[k], -KINDS.index(k)))
-
-    def rng(d: np.ndarray) -> str:
-        return f"{pd.Timestamp(d[0]).date()}..{pd.Timestamp(d[-1]).date()} ({len(d)} dates)"
-
     note = (
-        f"{choice}: highest pooled ROC AUC on an out-of-time, out-of-customer fold "
-        f"({folds} customer folds; fit {rng(fit_at)}, validate {rng(valid_at)}): "
-        + ", ".join(f"{k} {auc[k]:.4f}" for k in kinds)
+        f"{choice}: highest ROC AUC on the protocol moved back {fold.train_horizon_days} days "
+        f"({fold.describe()}): " + ", ".join(f"{k} {auc[k]:.4f}" for k in kinds)
     )
     log.info("model selection: %s", note)
-    return Selection(choice, auc, rng(fit_at), rng(valid_at), note)
+    valid = f"{fold.as_of.date()} (horizon {fold.horizon_days} days)"
+    return Selection(choice, auc, split.describe()["fit_as_of"], valid, note)

@@ -4,9 +4,9 @@ dataset -> the frame of ``churn.dataset.fixed_as_of_frame`` (training snapshots 
 ``train_horizon_days`` before ``as_of``, the test snapshot at ``as_of``, everything but the test
 labels from the data known before ``as_of``) -> ``churn.modeling.fixed_as_of_split`` (customers
 held out for early stopping and calibration) -> the model kind (LightGBM, a hybrid boosted from a
-logistic offset, or the offset alone) chosen on an out-of-time fold of the training snapshots
-(``churn.modeling.select_kind``) -> that kind trained -> the model beside every baseline on
-the test rows: the health card, logistic regression on the same features, recency alone, and
+logistic offset, or the offset alone) chosen on the protocol moved back a training horizon before
+``as_of`` (``churn.dataset.fixed_as_of_fold``, ``churn.modeling.select_kind``) -> that kind
+trained -> the model beside every baseline on the test rows: the health card, logistic regression on the same features, recency alone, and
 BG/NBD's P(no purchase in the horizon) when pymc-marketing is importable (skipped with a
 warning otherwise) -> the same gate, MLflow run and registration as the rolling protocol
 (``churn.pipelines.train``). No backtest: the protocol has one test date.
@@ -58,7 +58,7 @@ def run_train_fixed(
     """
     from churn import modeling as m
     from churn.data import load_dataset
-    from churn.dataset import fixed_as_of_frame
+    from churn.dataset import fixed_as_of_fold, fixed_as_of_frame
     from churn.pipelines.deploy import gate as _gate
     from churn.pipelines.lineage import training_lineage
     from churn.pipelines.train_log import TrainingRun, log_training_run
@@ -69,17 +69,16 @@ def run_train_fixed(
     tr, uri = settings.training, tracking_uri or tracking.default_tracking_uri()
     with timed(timings, "load and build training frame"):
         tables = load_dataset(data)
-        frame, spec = fixed_as_of_frame(
-            tables, settings.snapshots, ev.as_of, ev.horizon_days, ev.train_horizon(),
-            first=ev.first_snapshot, progress=progress,
-        )  # fmt: skip
+        protocol = (tables, settings.snapshots, ev.as_of, ev.horizon_days, ev.train_horizon())
+        frame, spec = fixed_as_of_frame(*protocol, first=ev.first_snapshot, progress=progress)
     with timed(timings, "leak probe and train LightGBM"):
         split = m.fixed_as_of_split(
             frame, ev.as_of, ev.train_horizon(), ev.horizon_days, seed=tr.seed
         )
         probe = m.probe_rows(split.part(frame, "fit"), tr, accept_leak_risk)
-    with timed(timings, "choose the model kind on a fold before as_of"):
-        selection = m.select_kind(frame, split, tr)
+    with timed(timings, "choose the model kind on the protocol moved back"):
+        fold = fixed_as_of_fold(*protocol, first=ev.first_snapshot, progress=progress)
+        selection = m.select_kind(fold, tr)
         result = m.train_model(frame, settings, split=split, kind=selection.choice)
     with timed(timings, "evaluate and baselines"):
         extra, bg_info = m.activity_baselines(frame, split, ev.horizon_days, tr.seed)
