@@ -46,7 +46,9 @@ rows in Python. Two query shapes, both avoiding one rescan per snapshot:
   per customer, ordered by the instant each became visible, and an ``ASOF JOIN`` picks, for each
   snapshot, the last running total visible before ``as_of``.
 
-The spine is processed in chunks of snapshot dates so that the joined frame stays bounded.
+The spine is processed in chunks of customers (a fixed hash of the id), each with all of its
+snapshot dates and only its customers' events, so that the joined frame stays bounded and every
+event is read once for all snapshots.
 Timestamps are floored to microseconds (DuckDB's precision) before they reach the engine; flooring
 both sides never makes a later record visible. No SQL strings are written by hand.
 """
@@ -97,7 +99,7 @@ BALANCE_WEIGHTS: dict[str, float] = {
     "detractor": -2.0,
     "promoter": 1.0,
 }
-#: Rough cap on joined rows per chunk of snapshot dates (memory, not correctness).
+#: Rough cap on joined rows per customer chunk of the spine (memory, not correctness).
 CHUNK_PAIRS = 20_000_000
 NPS_CATEGORIES = ("detractor", "passive", "promoter")
 #: The fixed origin of the experience-balance exponentials (see ``_balance_features``). Fixed,
@@ -289,7 +291,7 @@ def build_features(
         Which data-dependent columns to build; ``None`` derives it from ``tables``. Pass the
         model's spec when scoring so the columns match the ones it was trained on.
     progress
-        Show a rich progress bar (per chunk of snapshot dates and feature family).
+        Show a rich progress bar (per customer chunk and feature family).
 
     Returns
     -------
@@ -325,23 +327,11 @@ def build_features(
         _account_features(work, tables.customers, spec, tables.account_history)
     ]
 
-    chunks = list(_chunks(work, events))
-    engine = _Engine(events, spec, materialise=len(chunks) > 1)
-    families: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
-        ("interactions", engine.interactions),
-        ("nps", engine.nps),
-        ("utilisation", engine.usage),
-        ("experience balance", engine.balance),
-    ]
-    if spec.activity_history:
-        families.append(("lifetime activity", lambda chunk: lifetime_activity(engine, chunk)))
-    with _progress_bar(progress, len(chunks) * len(families)) as advance:
-        for chunk in chunks:
-            chunk_parts = []
-            for label, fn in families:
-                advance(label)
-                chunk_parts.append(fn(chunk))
-            parts.append(pd.concat(chunk_parts, axis=1))
+    n_parts = _n_parts(work, events)
+    families = 5 if spec.activity_history else 4
+    with _progress_bar(progress, n_parts * families) as advance:
+        for chunk, chunk_events in _chunks(work, events, n_parts):
+            parts.append(_chunk_features(chunk, chunk_events, spec, advance))
     acct = parts[0]
     event_feats = pd.concat(parts[1:], axis=0) if len(parts) > 1 else pd.DataFrame()
     feats = acct.join(event_feats, how="left")
@@ -546,24 +536,77 @@ def _balance_events(inter: pd.DataFrame, nps: pd.DataFrame, spec: FeatureSpec) -
     return out
 
 
-def _chunks(work: pd.DataFrame, events: _Events) -> Iterator[pd.DataFrame]:
-    """Split the spine into runs of consecutive snapshot dates whose joined size stays bounded."""
-    dates = np.sort(work["as_of"].unique())
+def _chunk_features(
+    chunk: pd.DataFrame, events: _Events, spec: FeatureSpec, advance: Callable[[str], None]
+) -> pd.DataFrame:
+    """Every event feature of one chunk of the spine, on an engine holding only its events."""
+    engine = _Engine(events, spec, materialise=False)
+    families: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
+        ("interactions", engine.interactions),
+        ("nps", engine.nps),
+        ("utilisation", engine.usage),
+        ("experience balance", engine.balance),
+    ]
+    if spec.activity_history:
+        families.append(("lifetime activity", lambda c: lifetime_activity(engine, c)))
+    chunk_parts = []
+    for label, fn in families:
+        advance(label)
+        chunk_parts.append(fn(chunk))
+    return pd.concat(chunk_parts, axis=1)
+
+
+def _n_parts(work: pd.DataFrame, events: _Events) -> int:
+    """How many customer chunks keep each chunk's joined rows under ``CHUNK_PAIRS``.
+
+    Each snapshot row joins to about (events per customer in the lookback window) rows.
+    """
     n_events = max(len(events.interactions) + len(events.usage) + len(events.nps), 1)
     n_customers = max(work["customer_id"].nunique(), 1)
-    # Each snapshot row joins to about (events per customer in the lookback window) rows.
     span = pd.Series(
         [f.max() for f in (events.interactions["t"], events.usage["end"], events.nps["happened"])]
         + [f.min() for f in (events.interactions["t"], events.usage["end"], events.nps["happened"])]
     ).dropna()
     span_days = (span.max() - span.min()).days if len(span) else 0
     share = min(1.0, events.max_lookback.days / max(span_days, 1))
-    per_row = n_events / n_customers * share
-    rows_per_date = len(work) / len(dates)
-    per_chunk = max(1, int(CHUNK_PAIRS / max(per_row * rows_per_date, 1.0)))
-    for i in range(0, len(dates), per_chunk):
-        sel = dates[i : i + per_chunk]
-        yield work[work["as_of"].isin(sel)]
+    pairs = len(work) * max(n_events / n_customers * share, 1.0)
+    return int(min(n_customers, max(1, math.ceil(pairs / CHUNK_PAIRS))))
+
+
+def _bucket(ids: pd.Series, n_parts: int) -> np.ndarray:
+    """A customer's chunk: a fixed hash of the id, the same in every table and every run."""
+    codes, uniques = pd.factorize(ids, sort=False)
+    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object)) % np.uint64(n_parts)
+    return hashed.astype("int64")[codes] if len(codes) else np.zeros(0, dtype="int64")
+
+
+def _split(frame: pd.DataFrame, n_parts: int) -> list[pd.DataFrame]:
+    """``frame``'s rows by customer chunk (order within a chunk kept)."""
+    bucket = _bucket(frame["customer_id"], n_parts)
+    order = np.argsort(bucket, kind="stable")
+    bounds = np.searchsorted(bucket[order], np.arange(n_parts + 1))
+    return [
+        frame.iloc[order[bounds[b] : bounds[b + 1]]].reset_index(drop=True) for b in range(n_parts)
+    ]
+
+
+def _chunks(
+    work: pd.DataFrame, events: _Events, n_parts: int
+) -> Iterator[tuple[pd.DataFrame, _Events]]:
+    """The spine split by a hash of the customer, each part with every one of its snapshot
+    dates and only its customers' events: every event is read once, for all snapshots at once,
+    and the joined frame of a part stays bounded. Features of a (customer, as_of) depend only on
+    that customer's events, so the split cannot change a value."""
+    if n_parts <= 1:
+        yield work, events
+        return
+    names = ("interactions", "nps", "usage", "balance")
+    split = {name: _split(getattr(events, name), n_parts) for name in names}
+    for b, chunk in enumerate(_split(work, n_parts)):
+        if chunk.empty:
+            continue
+        parts = {name: split[name][b] for name in names}
+        yield chunk, _Events(**parts, max_lookback=events.max_lookback)
 
 
 class _progress_bar:
