@@ -100,7 +100,7 @@ BALANCE_WEIGHTS: dict[str, float] = {
     "promoter": 1.0,
 }
 #: Rough cap on joined rows per customer chunk of the spine (memory, not correctness).
-CHUNK_PAIRS = 20_000_000
+CHUNK_PAIRS = 5_000_000
 NPS_CATEGORIES = ("detractor", "passive", "promoter")
 #: The fixed origin of the experience-balance exponentials (see ``_balance_features``). Fixed,
 #: not data-dependent, so that adding records after as_of cannot change a value even by rounding.
@@ -323,19 +323,15 @@ def build_features(
         }
     )
     events = _prepare_events(tables, spec)
-    parts: list[pd.DataFrame] = [
-        _account_features(work, tables.customers, spec, tables.account_history)
-    ]
-
+    store = _Store(len(out), columns)
+    store.put(_account_features(work, tables.customers, spec, tables.account_history))
     n_parts = _n_parts(work, events)
     families = 5 if spec.activity_history else 4
     with _progress_bar(progress, n_parts * families) as advance:
         for chunk, chunk_events in _chunks(work, events, n_parts):
-            parts.append(_chunk_features(chunk, chunk_events, spec, advance))
-    acct = parts[0]
-    event_feats = pd.concat(parts[1:], axis=0) if len(parts) > 1 else pd.DataFrame()
-    feats = acct.join(event_feats, how="left")
-    return _finish(out, feats, spec, columns)
+            store.put(_chunk_features(chunk, chunk_events, spec, advance))
+    del events
+    return store.finish(out, spec)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1203,37 +1199,76 @@ def activity_columns(metrics: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+class _Store:
+    """The output columns, filled chunk by chunk in place: one float64 block (column-major, so
+    each column is contiguous and the final frame wraps it without a copy) for the numeric
+    features and one object array per category feature. Rows are the spine's ``_row``."""
+
+    def __init__(self, n_rows: int, columns: list[FeatureColumn]) -> None:
+        self.columns = columns
+        numeric = [c.name for c in columns if c.feature.dtype != "category"]
+        self.pos = {name: j for j, name in enumerate(numeric)}
+        self.block = np.full((n_rows, len(numeric)), np.nan, dtype="float64", order="F")
+        self.other = {
+            c.name: np.full(n_rows, None, dtype=object)
+            for c in columns
+            if c.feature.dtype == "category" and c.feature.levels is not None
+        }
+
+    def put(self, part: pd.DataFrame) -> None:
+        """Write ``part``'s registry columns into the rows its index names."""
+        rows = part.index.to_numpy()
+        for name in part.columns:
+            if name in self.pos:
+                values = pd.to_numeric(part[name], errors="coerce")
+                values = values.to_numpy(dtype="float64", na_value=np.nan)
+                self.block[rows, self.pos[name]] = values
+            elif name in self.other:
+                self.other[name][rows] = part[name].to_numpy(dtype=object)
+
+    def finish(self, out: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+        """Fill, cast and order the columns as the registry declares them (in place)."""
+        for column in self.columns:
+            j = self.pos.get(column.name)
+            # The registry's fill: what a customer with no records gets (0 for counts).
+            if j is not None and not math.isnan(column.feature.fill):
+                col = self.block[:, j]
+                col[np.isnan(col)] = column.feature.fill
+        body = pd.DataFrame(self.block, columns=list(self.pos), index=out.index, copy=False)
+        del self.block
+        body.insert(0, "customer_id", out["customer_id"])
+        body.insert(1, "as_of", out["as_of"])
+        # Categories inserted where the registry puts them: the float block is never copied.
+        for at, column in enumerate(self.columns, start=2):
+            if column.feature.dtype == "category":
+                body.insert(at, column.name, self._categorical(column, body, spec))
+        return body
+
+    def _categorical(self, column: FeatureColumn, body: pd.DataFrame, spec: FeatureSpec) -> Any:
+        if column.name in self.other:
+            # A fixed category list (from the spec) keeps LightGBM's category codes identical
+            # between training and scoring; unseen values become missing.
+            cats = getattr(spec, column.feature.levels)
+            return pd.Categorical(self.other[column.name], categories=list(cats))
+        if column.name != "nps_last_category":
+            raise ChurnError(f"feature {column.name!r} is a category without levels")
+        last = body["nps_last"].to_numpy()
+        band = np.where(
+            np.isnan(last),
+            None,
+            np.where(
+                last <= NPS_DETRACTOR_MAX,
+                "detractor",
+                np.where(last >= NPS_PROMOTER_MIN, "promoter", "passive"),
+            ),
+        )
+        return pd.Categorical(band, categories=list(NPS_CATEGORIES))
+
+
 def _finish(
     out: pd.DataFrame, feats: pd.DataFrame, spec: FeatureSpec, columns: list[FeatureColumn]
 ) -> pd.DataFrame:
-    """Cast, fill and order the columns as the registry declares them."""
-    feats = feats.reindex(np.arange(len(out)))
-    cols: dict[str, Any] = {}
-    for column in columns:
-        name, feature = column.name, column.feature
-        col = feats[name] if name in feats else pd.Series(np.nan, index=feats.index)
-        if feature.dtype == "category":
-            if feature.levels is not None:
-                # A fixed category list (from the spec) keeps LightGBM's category codes
-                # identical between training and scoring; unseen values become missing.
-                cats = getattr(spec, feature.levels)
-                cols[name] = pd.Categorical(col.to_numpy(), categories=list(cats))
-            continue
-        col = pd.to_numeric(col, errors="coerce").astype("float64")
-        # The registry's fill: what a customer with no records gets (0 for counts).
-        if not math.isnan(feature.fill):
-            col = col.fillna(feature.fill)
-        cols[name] = col.to_numpy()
-    last = cols["nps_last"]
-    band = np.where(
-        np.isnan(last),
-        None,
-        np.where(
-            last <= NPS_DETRACTOR_MAX,
-            "detractor",
-            np.where(last >= NPS_PROMOTER_MIN, "promoter", "passive"),
-        ),
-    )
-    cols["nps_last_category"] = pd.Categorical(band, categories=list(NPS_CATEGORIES))
-    body = pd.DataFrame({c.name: cols[c.name] for c in columns}, index=out.index)
-    return pd.concat([out, body], axis=1)
+    """Cast, fill and order the columns as the registry declares them (a frame of features)."""
+    store = _Store(len(out), columns)
+    store.put(feats.reindex(np.arange(len(out))))
+    return store.finish(out, spec)
