@@ -54,7 +54,8 @@ def test_a_customer_always_lands_in_the_same_chunk_in_every_table():
     again = engine._bucket(ids.iloc[::-1].reset_index(drop=True), 4)[::-1]
     assert (buckets == again).all()
     assert pd.Series(buckets).groupby(ids.to_numpy()).nunique().max() == 1
-    parts = engine._split(pd.DataFrame({"customer_id": ids, "k": range(len(ids))}), 4)
+    part = engine._split(pd.DataFrame({"customer_id": ids, "k": range(len(ids))}), 4)
+    parts = [part(b) for b in range(4)]
     assert sum(len(p) for p in parts) == len(ids)
     assert all(p["k"].is_monotonic_increasing for p in parts)
 

@@ -576,14 +576,17 @@ def _bucket(ids: pd.Series, n_parts: int) -> np.ndarray:
     return hashed.astype("int64")[codes] if len(codes) else np.zeros(0, dtype="int64")
 
 
-def _split(frame: pd.DataFrame, n_parts: int) -> list[pd.DataFrame]:
-    """``frame``'s rows by customer chunk (order within a chunk kept)."""
+def _split(frame: pd.DataFrame, n_parts: int) -> Callable[[int], pd.DataFrame]:
+    """``part(b)``: ``frame``'s rows of customer chunk ``b`` (order within a chunk kept), cut
+    when asked so that only one chunk's copy exists at a time."""
     bucket = _bucket(frame["customer_id"], n_parts)
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(n_parts + 1))
-    return [
-        frame.iloc[order[bounds[b] : bounds[b + 1]]].reset_index(drop=True) for b in range(n_parts)
-    ]
+
+    def part(b: int) -> pd.DataFrame:
+        return frame.iloc[order[bounds[b] : bounds[b + 1]]].reset_index(drop=True)
+
+    return part
 
 
 def _chunks(
@@ -598,10 +601,12 @@ def _chunks(
         return
     names = ("interactions", "nps", "usage", "balance")
     split = {name: _split(getattr(events, name), n_parts) for name in names}
-    for b, chunk in enumerate(_split(work, n_parts)):
+    spine = _split(work, n_parts)
+    for b in range(n_parts):
+        chunk = spine(b)
         if chunk.empty:
             continue
-        parts = {name: split[name][b] for name in names}
+        parts = {name: split[name](b) for name in names}
         yield chunk, _Events(**parts, max_lookback=events.max_lookback)
 
 
