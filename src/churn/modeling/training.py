@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 #: Columns of the training frame that are keys or the target, never features.
 KEY_COLUMNS: tuple[str, ...] = ("customer_id", "as_of", "label")
+#: Optional column of a training frame: each row's weight in the fit (rows of a thinned
+#: negative sample stand for several; ``churn.modeling.subsample``). Never a feature.
+WEIGHT_COLUMN = "weight"
 
 DEPLOYED_MODEL = "validated"
 
@@ -60,7 +63,7 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     """
     out, skipped = [], []
     for col in frame.columns:
-        if col in KEY_COLUMNS:
+        if col in KEY_COLUMNS or col == WEIGHT_COLUMN:
             continue
         dtype = frame[col].dtype
         if isinstance(dtype, pd.CategoricalDtype) or (
@@ -224,7 +227,8 @@ def fit_booster(
             f"the training window has {int(y.sum())} churners in {len(y)} rows: both classes "
             "are needed. Use a longer history or a longer horizon."
         )
-    dtrain = lgb.Dataset(X, y, categorical_feature="auto", free_raw_data=True)
+    weight = fit[WEIGHT_COLUMN].to_numpy(dtype=float) if WEIGHT_COLUMN in fit else None
+    dtrain = lgb.Dataset(X, y, weight=weight, categorical_feature="auto", free_raw_data=True)
     dvalid = lgb.Dataset(Xv, yv, reference=dtrain)
     stop = early_stopping_rounds or training.early_stopping_rounds
     booster = lgb.train(
