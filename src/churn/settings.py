@@ -151,6 +151,11 @@ class TrainingSettings(_Section):
     """Snapshot dates before the test gap used for early stopping and calibration."""
     train_every: Positive = 2
     """Keep only every n-th snapshot date for training, to limit near-duplicate rows."""
+    row_budget: Positive = 2_500_000
+    """Most customer-snapshot rows ``churn train`` builds features for (x ~75 float64 columns:
+    2.5M rows ~ 1.5 GB). Over it, snapshot dates no window uses are dropped, then negatives of
+    dates only fitted on are thinned with weights (``churn.modeling.subsample``); validation
+    and test rows are never thinned."""
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     """How probabilities are calibrated on the validation window."""
     seed: Whole = 42

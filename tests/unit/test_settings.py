@@ -28,6 +28,7 @@ DEFAULTS = {
         "test_snapshots": 4,
         "valid_snapshots": 4,
         "train_every": 2,
+        "row_budget": 2_500_000,
         "calibration": "isotonic",
         "seed": 42,
         "num_threads": 1,

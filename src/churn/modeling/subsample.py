@@ -31,10 +31,6 @@ from churn.settings import SnapshotSettings, TrainingSettings
 
 log = logging.getLogger(__name__)
 
-#: Feature-frame rows ``churn train`` builds at most before thinning (x ~75 float64 columns:
-#: 2.5M rows ~ 1.5 GB), chosen so that 100k customers train within 6 GB.
-TRAINING_ROW_BUDGET = 2_500_000
-
 
 def date_roles(
     labelled: pd.DataFrame, training: TrainingSettings, snapshots: SnapshotSettings
@@ -68,14 +64,16 @@ def thin_training_spine(
     labelled: pd.DataFrame,
     training: TrainingSettings,
     snapshots: SnapshotSettings,
-    budget_rows: int = TRAINING_ROW_BUDGET,
+    budget_rows: int | None = None,
 ) -> pd.DataFrame:
     """The rows of ``labelled`` (customer_id, as_of, label) to build features for.
 
-    Returned as is when it fits ``budget_rows``; otherwise without the unused snapshots and,
-    if still too large, with negatives of fit-only dates thinned and a ``weight`` column (1 for
-    every row kept whole, ``1 / r`` for a kept thinned negative).
+    Returned as is when it fits ``budget_rows`` (default ``training.row_budget``); otherwise
+    without the unused snapshots and, if still too large, with negatives of fit-only dates
+    thinned and a ``weight`` column (1 for every row kept whole, ``1 / r`` for a kept thinned
+    negative).
     """
+    budget_rows = training.row_budget if budget_rows is None else budget_rows
     if len(labelled) <= budget_rows:
         return labelled
     fitted, evaluated = date_roles(labelled, training, snapshots)
