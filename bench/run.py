@@ -14,7 +14,7 @@ RSS, no psutil):
   customer): what any feature build must at least do;
 - ``train``: ``churn train`` (MLflow in a scratch sqlite store), with its test metrics; over
   ``training.row_budget`` rows the spine is thinned (``churn.modeling.subsample``);
-- ``train_thin`` (sizes up to 30k only): the same with ``row_budget`` 30 rows per customer (about half of
+- ``train_thin`` (sizes up to 30k only): the same with ``row_budget`` 30 rows per customer
   rows, so the AUC cost of thinning is measured where the full frame fits;
 - ``score``: ``churn score`` of the latest snapshot with reasons for the listed customers only.
 

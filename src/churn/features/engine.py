@@ -58,7 +58,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -322,15 +322,15 @@ def build_features(
             "_row": np.arange(len(out), dtype="int64"),
         }
     )
-    events = _prepare_events(tables, spec)
     store = _Store(len(out), columns)
     store.put(_account_features(work, tables.customers, spec, tables.account_history))
-    n_parts = _n_parts(work, events)
+    n_parts = _n_parts(work, tables, spec)
     families = 5 if spec.activity_history else 4
     with _progress_bar(progress, n_parts * families) as advance:
-        for chunk, chunk_events in _chunks(work, events, n_parts):
-            store.put(_chunk_features(chunk, chunk_events, spec, advance))
-    del events
+        for chunk, chunk_tables in _chunks(work, tables, n_parts):
+            # Prepared per chunk: only one chunk's copy of the event tables exists at a time.
+            events = _prepare_events(chunk_tables, spec)
+            store.put(_chunk_features(chunk, events, spec, advance))
     return store.finish(out, spec)
 
 
@@ -552,19 +552,23 @@ def _chunk_features(
     return pd.concat(chunk_parts, axis=1)
 
 
-def _n_parts(work: pd.DataFrame, events: _Events) -> int:
+def _n_parts(work: pd.DataFrame, tables: Tables, spec: FeatureSpec) -> int:
     """How many customer chunks keep each chunk's joined rows under ``CHUNK_PAIRS``.
 
     Each snapshot row joins to about (events per customer in the lookback window) rows.
     """
-    n_events = max(len(events.interactions) + len(events.usage) + len(events.nps), 1)
+    events = (tables.interactions, tables.usage, tables.nps)
+    n_events = max(sum(len(f) for f in events), 1)
     n_customers = max(work["customer_id"].nunique(), 1)
-    span = pd.Series(
-        [f.max() for f in (events.interactions["t"], events.usage["end"], events.nps["happened"])]
-        + [f.min() for f in (events.interactions["t"], events.usage["end"], events.nps["happened"])]
-    ).dropna()
+    stamps = [
+        pd.to_datetime(f[col])
+        for f, col in zip(events, ("timestamp", "date", "sent_at"), strict=True)
+        if col in f and len(f)
+    ]
+    span = pd.Series([x.max() for x in stamps] + [x.min() for x in stamps]).dropna()
     span_days = (span.max() - span.min()).days if len(span) else 0
-    share = min(1.0, events.max_lookback.days / max(span_days, 1))
+    lookback = max((*spec.windows, 120, 365))
+    share = min(1.0, lookback / max(span_days, 1))
     pairs = len(work) * max(n_events / n_customers * share, 1.0)
     return int(min(n_customers, max(1, math.ceil(pairs / CHUNK_PAIRS))))
 
@@ -590,24 +594,23 @@ def _split(frame: pd.DataFrame, n_parts: int) -> Callable[[int], pd.DataFrame]:
 
 
 def _chunks(
-    work: pd.DataFrame, events: _Events, n_parts: int
-) -> Iterator[tuple[pd.DataFrame, _Events]]:
+    work: pd.DataFrame, tables: Tables, n_parts: int
+) -> Iterator[tuple[pd.DataFrame, Tables]]:
     """The spine split by a hash of the customer, each part with every one of its snapshot
-    dates and only its customers' events: every event is read once, for all snapshots at once,
-    and the joined frame of a part stays bounded. Features of a (customer, as_of) depend only on
-    that customer's events, so the split cannot change a value."""
+    dates and only its customers' event rows: every event is read once, for all snapshots at
+    once, and the joined frame of a part stays bounded. Features of a (customer, as_of) depend
+    only on that customer's records, so the split cannot change a value."""
     if n_parts <= 1:
-        yield work, events
+        yield work, tables
         return
-    names = ("interactions", "nps", "usage", "balance")
-    split = {name: _split(getattr(events, name), n_parts) for name in names}
+    names = ("interactions", "nps", "usage")
+    split = {name: _split(getattr(tables, name), n_parts) for name in names}
     spine = _split(work, n_parts)
     for b in range(n_parts):
         chunk = spine(b)
         if chunk.empty:
             continue
-        parts = {name: split[name](b) for name in names}
-        yield chunk, _Events(**parts, max_lookback=events.max_lookback)
+        yield chunk, replace(tables, **{name: split[name](b) for name in names})
 
 
 class _progress_bar:
