@@ -83,3 +83,18 @@ def test_thinned_training_stays_calibrated_in_the_large():
     valid = model.split.part(thin, "valid")
     raw = model.model.booster.predict(valid[model.features]).mean()
     assert abs(raw - valid["label"].mean()) < 0.02
+
+
+def test_the_logistic_baseline_fits_the_weights_of_a_thinned_spine():
+    from churn.modeling.baselines import LogisticBaseline
+
+    frame, s = _frame(), _settings()
+    thin = thin_training_spine(frame, s.training, s.snapshots, budget_rows=len(frame) // 4)
+    rows = thin[thin["label"].notna()]
+    y = rows["label"].to_numpy()
+    weighted = LogisticBaseline(["x", "z"]).fit(rows, y, rows["weight"].to_numpy())
+    plain = LogisticBaseline(["x", "z"]).fit(rows, y)
+    full = frame[frame["label"].notna()]
+    rate = full["label"].mean()
+    assert abs(weighted.predict_proba(full).mean() - rate) < 0.01
+    assert plain.predict_proba(full).mean() > rate + 0.01  # what ignoring the weights costs
