@@ -12,7 +12,10 @@ RSS, no psutil):
   from the CSV files (bench/steps.py);
 - ``floor``: one DuckDB scan of every event table from the files (count and last date per
   customer): what any feature build must at least do;
-- ``train``: ``churn train`` (MLflow in a scratch sqlite store);
+- ``train``: ``churn train`` (MLflow in a scratch sqlite store), with its test metrics; over
+  ``training.row_budget`` rows the spine is thinned (``churn.modeling.subsample``);
+- ``train_thin`` (sizes up to 30k only): the same with ``row_budget`` 30 rows per customer
+  rows, so the AUC cost of thinning is measured where the full frame fits;
 - ``score``: ``churn score`` of the latest snapshot with reasons for the listed customers only.
 
 CPU seconds are reported beside wall seconds because a shared machine's wall time says as much
@@ -38,7 +41,16 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("simulate", "load", "features", "peer_sql", "floor", "train", "score")
+STEPS = ("simulate", "load", "features", "peer_sql", "floor", "train", "train_thin", "score")
+#: The issue's targets (issue 17), checked where the size is the one they name.
+TARGETS = {
+    "features_to_peer_max": 4.0,
+    "features_to_floor_max": 10.0,
+    "features_peak_rss_mb_max_at_100k": 3072,
+    "features_peak_rss_mb_max_at_1m": 12288,
+    "train_peak_rss_mb_max_at_100k": 6144,
+    "train_wall_s_max_at_100k": 240,
+}
 
 
 def measure(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
@@ -75,12 +87,15 @@ def run_size(n: int, scratch: Path, env: dict[str, str], record) -> dict[str, An
         "features": [py, str(HERE / "steps.py"), "features", str(data)],
         "peer_sql": [py, str(HERE / "steps.py"), "peer", str(data)],
         "floor": [py, str(HERE / "steps.py"), "floor", str(data)],
-        "train": churn + ["train", "--data", str(data), "--config", str(settings)],
+        "train": [py, str(HERE / "steps.py"), "train", str(data), str(settings)],
+        "train_thin": [py, str(HERE / "steps.py"), "train", str(data), str(settings), str(n * 30)],
         "score": churn
         + ["score", "--data", str(data), "--config", str(settings), "--out", str(scratch / "at")],
     }
     out: dict[str, Any] = {}
     for step in STEPS:
+        if step == "train_thin" and n > 30_000:
+            continue
         sys.stderr.write(f"[{n:,}] {step} ...\n")
         out[step] = measure(commands[step], env, scratch / f"{step}-{n}.log")
         sys.stderr.write(f"[{n:,}] {step}: {json.dumps(out[step])[:300]}\n")
@@ -96,8 +111,38 @@ def run_size(n: int, scratch: Path, env: dict[str, str], record) -> dict[str, An
                 (feats["inner_s"] + feats["load_s"]) / max(peer["inner_s"], 1e-9), 1
             ),
         }
+    out["targets"] = _against_targets(n, out)
     shutil.rmtree(data, ignore_errors=True)
     return out
+
+
+def _against_targets(n: int, out: dict[str, Any]) -> dict[str, Any]:
+    """Each measured figure beside the issue's target, ``met`` true/false."""
+    checks: dict[str, Any] = {}
+    ratios, feats, train = out.get("ratios", {}), out.get("features", {}), out.get("train", {})
+    if "features_to_peer" in ratios:
+        checks["features_to_peer"] = (ratios["features_to_peer"], TARGETS["features_to_peer_max"])
+        checks["features_to_floor"] = (
+            ratios["features_to_floor"],
+            TARGETS["features_to_floor_max"],
+        )
+    size = {100_000: "100k", 1_000_000: "1m"}.get(n)
+    if size and "peak_rss_mb" in feats:
+        key = f"features_peak_rss_mb_max_at_{size}"
+        checks["features_peak_rss_mb"] = (feats["peak_rss_mb"], TARGETS[key])
+    if n == 100_000 and train.get("exit") == 0:
+        checks["train_peak_rss_mb"] = (
+            train["peak_rss_mb"],
+            TARGETS["train_peak_rss_mb_max_at_100k"],
+        )
+        checks["train_wall_s"] = (train["wall_s"], TARGETS["train_wall_s_max_at_100k"])
+    thin = out.get("train_thin", {})
+    if "test_roc_auc" in thin and "test_roc_auc" in train:
+        checks["thinning_auc_cost"] = round(train["test_roc_auc"] - thin["test_roc_auc"], 4)
+    return {
+        k: v if not isinstance(v, tuple) else {"value": v[0], "target": v[1], "met": v[0] <= v[1]}
+        for k, v in checks.items()
+    }
 
 
 def main() -> None:

@@ -4,6 +4,7 @@
     python bench/steps.py features DATA     # 26 weekly snapshots, the whole feature set
     python bench/steps.py peer DATA         # hand-written DuckDB SQL, the common feature set
     python bench/steps.py floor DATA        # one scan of every event table: the least possible
+    python bench/steps.py train DATA SETTINGS [ROW_BUDGET]   # churn train, its test metrics
 
 ``peer`` and ``floor`` read the CSV files themselves (DuckDB's reader), so they are end to end
 from the files, like ``load`` + ``features``. The peer's common set, every value known strictly
@@ -155,8 +156,41 @@ def step_floor(folder: Path) -> dict:
     return {"inner_s": round(time.perf_counter() - t, 2), "rows": rows}
 
 
-STEPS = {"load": step_load, "features": step_features, "peer": step_peer, "floor": step_floor}
+def step_train(folder: Path, settings: str, row_budget: str = "") -> dict:
+    """``churn train`` in this process (MLFLOW_TRACKING_URI from the environment), with
+    ``training.row_budget`` overridden when given: its test metrics and where the time went."""
+    import os
+
+    import yaml
+
+    from churn.pipelines.train import run_train
+
+    config = Path(settings)
+    if row_budget:
+        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        raw.setdefault("training", {})["row_budget"] = int(row_budget)
+        config = config.with_name(f"settings-budget-{row_budget}.yaml")
+        config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    t = time.perf_counter()
+    report = run_train(
+        folder, config, tracking_uri=os.environ["MLFLOW_TRACKING_URI"], progress=False
+    )
+    keep = ("test_roc_auc", "test_pr_auc", "test_brier", "test_calibration_intercept")
+    return {
+        "inner_s": round(time.perf_counter() - t, 2),
+        **{k: round(float(report.metrics[k]), 4) for k in keep if k in report.metrics},
+        "timings_s": {k: round(v, 1) for k, v in report.timings.items()},
+    }
+
+
+STEPS = {
+    "load": step_load,
+    "features": step_features,
+    "peer": step_peer,
+    "floor": step_floor,
+    "train": step_train,
+}
 
 
 if __name__ == "__main__":
-    print(json.dumps(STEPS[sys.argv[1]](Path(sys.argv[2]))))
+    print(json.dumps(STEPS[sys.argv[1]](Path(sys.argv[2]), *sys.argv[3:])))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,7 @@ def build_training_frame(
     end: object | None = None,
     progress: bool = False,
     spec: FeatureSpec | None = None,
+    thin: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Spine over the snapshot dates, labels and point-in-time features, one row per pair.
 
@@ -94,16 +95,23 @@ def build_training_frame(
         Show a progress bar while features are built.
     spec
         Feature spec; ``None`` derives it from ``tables``.
+    thin
+        Applied to the labelled spine before features are built: the rows to keep, optionally
+        with a ``weight`` column (``churn.modeling.subsample.thin_training_spine``).
 
     Returns
     -------
     pandas.DataFrame
-        ``customer_id``, ``as_of``, ``label`` (NaN = censored), then the features.
+        ``customer_id``, ``as_of``, ``label`` (NaN = censored), [``weight``], then the features.
     """
     dates = _training_dates(tables, snapshots, start, end)
     spine = active_spine(tables, dates)
     log.info("spine: %d snapshots, %d customer-snapshot rows", len(dates), len(spine))
     labelled = attach_labels(spine, tables, snapshots.horizon_days, snapshots.lead_days)
+    if thin is not None:
+        # Fewer rows before any feature is built (churn.modeling.subsample): memory and time.
+        labelled = thin(labelled).reset_index(drop=True)
+        spine = labelled[["customer_id", "as_of"]]
     feats = build_features(spine, tables, spec=spec, progress=progress)
     return pd.concat([labelled, feats.drop(columns=["customer_id", "as_of"])], axis=1)
 

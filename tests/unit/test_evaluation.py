@@ -486,3 +486,15 @@ def test_summary_shows_each_interval_beside_its_estimate():
     assert _cell(m, "test_pr_auc", 0.3) == "0.300"
     lead = {"d": 0.014, "d_ci_low": -0.005, "d_ci_high": 0.031}
     assert _cell(lead, "d", 0.014, "+") == "+0.014 [-0.005, +0.031]"
+
+
+def test_bootstrap_weights_in_blocks_are_the_same_draws():
+    # Blocks keep memory to one block of resamples; they must be the very same resamples.
+    import churn.modeling.uncertainty as unc
+
+    ids = np.repeat([f"c{i}" for i in range(37)], 3)
+    whole = unc.customer_weights(ids, 250, seed=5)
+    blocks = list(unc.weight_batches(ids, 250, seed=5, batch=64))
+    assert [len(b) for b in blocks] == [64, 64, 64, 58]
+    np.testing.assert_array_equal(np.concatenate(blocks), whole)
+    assert (whole.sum(axis=1) == len(ids)).all()  # each resample draws 37 customers x 3 rows

@@ -49,7 +49,9 @@ ASOF join, no temporary table, no UDF). Two query shapes, both avoiding one resc
   running total visible before ``as_of`` is looked up with a window function (``_Engine._asof``:
   what an ASOF join does, which Spark SQL lacks).
 
-The spine is processed in chunks of snapshot dates so that the joined frame stays bounded.
+The spine is processed in chunks of customers (a fixed hash of the id), each with all of its
+snapshot dates and only its customers' events, so that the joined frame stays bounded and every
+event is read once for all snapshots.
 Timestamps are floored to microseconds (DuckDB's precision) before they reach the engine; flooring
 both sides never makes a later record visible. No SQL strings are written by hand.
 """
@@ -58,8 +60,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,7 +69,12 @@ import pandas as pd
 
 from churn.contract import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, USAGE_PERIODS, Tables
 from churn.errors import ChurnError
-from churn.features.activity import activity_spec, cohort_percentiles, lifetime_activity
+from churn.features.activity import (
+    PERCENTILES,
+    activity_spec,
+    cohort_percentiles,
+    lifetime_activity,
+)
 from churn.features.backend import Backend, connect
 from churn.features.registry import (
     ACTIVE_METRICS,
@@ -104,8 +111,8 @@ BALANCE_WEIGHTS: dict[str, float] = {
     "detractor": -2.0,
     "promoter": 1.0,
 }
-#: Rough cap on joined rows per chunk of snapshot dates (memory, not correctness).
-CHUNK_PAIRS = 20_000_000
+#: Rough cap on joined rows per customer chunk of the spine (memory, not correctness).
+CHUNK_PAIRS = 5_000_000
 NPS_CATEGORIES = ("detractor", "passive", "promoter")
 #: The fixed origin of the experience-balance exponentials (see ``_balance_features``). Fixed,
 #: not data-dependent, so that adding records after as_of cannot change a value even by rounding.
@@ -312,7 +319,7 @@ def build_features(
         Which data-dependent columns to build; ``None`` derives it from ``tables``. Pass the
         model's spec when scoring so the columns match the ones it was trained on.
     progress
-        Show a rich progress bar (per chunk of snapshot dates and feature family).
+        Show a rich progress bar (per customer chunk and feature family).
     engine
         Where the event families run (the settings' ``engine`` section; ``None``: in-memory
         DuckDB). DuckDB and Spark give the same values (``tests/spark``, ``docs/spark.md``).
@@ -337,37 +344,23 @@ def build_features(
             "_row": np.arange(len(out), dtype="int64"),
         }
     )
-    events = _prepare_events(tables, spec)
-    parts: list[pd.DataFrame] = [
-        _account_features(work, tables.customers, spec, tables.account_history)
-    ]
-
-    chunks = list(_chunks(work, events))
-    runner = _Engine(events, spec, materialise=len(chunks) > 1, backend=connect(engine))
-    families: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
-        ("interactions", runner.interactions),
-        ("nps", runner.nps),
-        ("utilisation", runner.usage),
-        ("experience balance", runner.balance),
-    ]
-    if spec.activity_history:
-        families.append(("lifetime activity", lambda chunk: lifetime_activity(runner, chunk)))
-    with _progress_bar(progress, len(chunks) * len(families)) as advance:
-        for chunk in chunks:
-            chunk_parts = []
-            for label, fn in families:
-                advance(label)
-                chunk_parts.append(fn(chunk))
-            parts.append(pd.concat(chunk_parts, axis=1))
-    runner.close()
-    acct = parts[0]
-    event_feats = pd.concat(parts[1:], axis=0) if len(parts) > 1 else pd.DataFrame()
-    feats = acct.join(event_feats, how="left")
+    store = _Store(len(out), columns)
+    store.put(_account_features(work, tables.customers, spec, tables.account_history))
+    n_parts = _n_parts(work, tables, spec)
+    families = 5 if spec.activity_history else 4
+    backend = connect(engine)
+    try:
+        with _progress_bar(progress, n_parts * families) as advance:
+            for chunk, chunk_tables in _chunks(work, tables, n_parts):
+                # Prepared per chunk: only one chunk's copy of the event tables exists at a time.
+                events = _prepare_events(chunk_tables, spec)
+                store.put(_chunk_features(chunk, events, spec, advance, backend))
+    finally:
+        backend.release()
     if spec.activity_history:
         # Across chunks: a percentile ranks every spine row of the same as_of.
-        feats = feats.reindex(np.arange(len(out)))
-        feats = feats.join(cohort_percentiles(feats, work["as_of"]))
-    return _finish(out, feats, spec, columns)
+        store.put(cohort_percentiles(store.numeric(PERCENTILES.values()), work["as_of"]))
+    return store.finish(out, spec)
 
 
 # --------------------------------------------------------------------------------------------
@@ -568,24 +561,89 @@ def _balance_events(inter: pd.DataFrame, nps: pd.DataFrame, spec: FeatureSpec) -
     return out
 
 
-def _chunks(work: pd.DataFrame, events: _Events) -> Iterator[pd.DataFrame]:
-    """Split the spine into runs of consecutive snapshot dates whose joined size stays bounded."""
-    dates = np.sort(work["as_of"].unique())
-    n_events = max(len(events.interactions) + len(events.usage) + len(events.nps), 1)
+def _chunk_features(
+    chunk: pd.DataFrame,
+    events: _Events,
+    spec: FeatureSpec,
+    advance: Callable[[str], None],
+    backend: Backend,
+) -> pd.DataFrame:
+    """Every event feature of one chunk of the spine, on an engine holding only its events."""
+    engine = _Engine(events, spec, materialise=False, backend=backend)
+    families: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
+        ("interactions", engine.interactions),
+        ("nps", engine.nps),
+        ("utilisation", engine.usage),
+        ("experience balance", engine.balance),
+    ]
+    if spec.activity_history:
+        families.append(("lifetime activity", lambda c: lifetime_activity(engine, c)))
+    chunk_parts = []
+    for label, fn in families:
+        advance(label)
+        chunk_parts.append(fn(chunk))
+    return pd.concat(chunk_parts, axis=1)
+
+
+def _n_parts(work: pd.DataFrame, tables: Tables, spec: FeatureSpec) -> int:
+    """How many customer chunks keep each chunk's joined rows under ``CHUNK_PAIRS``.
+
+    Each snapshot row joins to about (events per customer in the lookback window) rows.
+    """
+    events = (tables.interactions, tables.usage, tables.nps)
+    n_events = max(sum(len(f) for f in events), 1)
     n_customers = max(work["customer_id"].nunique(), 1)
-    # Each snapshot row joins to about (events per customer in the lookback window) rows.
-    span = pd.Series(
-        [f.max() for f in (events.interactions["t"], events.usage["end"], events.nps["happened"])]
-        + [f.min() for f in (events.interactions["t"], events.usage["end"], events.nps["happened"])]
-    ).dropna()
+    stamps = [
+        pd.to_datetime(f[col])
+        for f, col in zip(events, ("timestamp", "date", "sent_at"), strict=True)
+        if col in f and len(f)
+    ]
+    span = pd.Series([x.max() for x in stamps] + [x.min() for x in stamps]).dropna()
     span_days = (span.max() - span.min()).days if len(span) else 0
-    share = min(1.0, events.max_lookback.days / max(span_days, 1))
-    per_row = n_events / n_customers * share
-    rows_per_date = len(work) / len(dates)
-    per_chunk = max(1, int(CHUNK_PAIRS / max(per_row * rows_per_date, 1.0)))
-    for i in range(0, len(dates), per_chunk):
-        sel = dates[i : i + per_chunk]
-        yield work[work["as_of"].isin(sel)]
+    lookback = max((*spec.windows, 120, 365))
+    share = min(1.0, lookback / max(span_days, 1))
+    pairs = len(work) * max(n_events / n_customers * share, 1.0)
+    return int(min(n_customers, max(1, math.ceil(pairs / CHUNK_PAIRS))))
+
+
+def _bucket(ids: pd.Series, n_parts: int) -> np.ndarray:
+    """A customer's chunk: a fixed hash of the id, the same in every table and every run."""
+    codes, uniques = pd.factorize(ids, sort=False)
+    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object)) % np.uint64(n_parts)
+    return hashed.astype("int64")[codes] if len(codes) else np.zeros(0, dtype="int64")
+
+
+def _split(frame: pd.DataFrame, n_parts: int) -> Callable[[int], pd.DataFrame]:
+    """``part(b)``: ``frame``'s rows of customer chunk ``b`` (order within a chunk kept), cut
+    when asked so that only one chunk's copy exists at a time."""
+    bucket = _bucket(frame["customer_id"], n_parts)
+    order = np.argsort(bucket, kind="stable")
+    bounds = np.searchsorted(bucket[order], np.arange(n_parts + 1))
+
+    def part(b: int) -> pd.DataFrame:
+        return frame.iloc[order[bounds[b] : bounds[b + 1]]].reset_index(drop=True)
+
+    return part
+
+
+def _chunks(
+    work: pd.DataFrame, tables: Tables, n_parts: int
+) -> Iterator[tuple[pd.DataFrame, Tables]]:
+    """The spine split by a hash of the customer, each part with every one of its snapshot
+    dates and only its customers' event rows: every event is read once, for all snapshots at
+    once, and the joined frame of a part stays bounded. Features of a (customer, as_of) depend
+    only on that customer's records, so the split cannot change a value."""
+    if n_parts <= 1:
+        yield work, tables
+        return
+    names = ("interactions", "nps", "usage")
+    split = {name: _split(getattr(tables, name), n_parts) for name in names}
+    spine = _split(work, n_parts)
+    for b in range(n_parts):
+        chunk = spine(b)
+        if chunk.empty:
+            continue
+        yield chunk, replace(tables, **{name: split[name](b) for name in names})
 
 
 class _progress_bar:
@@ -1229,37 +1287,80 @@ def activity_columns(metrics: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+class _Store:
+    """The output columns, filled chunk by chunk in place: one float64 block (column-major, so
+    each column is contiguous and the final frame wraps it without a copy) for the numeric
+    features and one object array per category feature. Rows are the spine's ``_row``."""
+
+    def __init__(self, n_rows: int, columns: list[FeatureColumn]) -> None:
+        self.columns = columns
+        numeric = [c.name for c in columns if c.feature.dtype != "category"]
+        self.pos = {name: j for j, name in enumerate(numeric)}
+        self.block = np.full((n_rows, len(numeric)), np.nan, dtype="float64", order="F")
+        self.other = {
+            c.name: np.full(n_rows, None, dtype=object)
+            for c in columns
+            if c.feature.dtype == "category" and c.feature.levels is not None
+        }
+
+    def put(self, part: pd.DataFrame) -> None:
+        """Write ``part``'s registry columns into the rows its index names."""
+        rows = part.index.to_numpy()
+        for name in part.columns:
+            if name in self.pos:
+                values = pd.to_numeric(part[name], errors="coerce")
+                values = values.to_numpy(dtype="float64", na_value=np.nan)
+                self.block[rows, self.pos[name]] = values
+            elif name in self.other:
+                self.other[name][rows] = part[name].to_numpy(dtype=object)
+
+    def numeric(self, names: Iterable[str]) -> pd.DataFrame:
+        """The numeric columns ``names`` as filled so far (no registry fill yet), by ``_row``."""
+        return pd.DataFrame({n: self.block[:, self.pos[n]] for n in names})
+
+    def finish(self, out: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+        """Fill, cast and order the columns as the registry declares them (in place)."""
+        for column in self.columns:
+            j = self.pos.get(column.name)
+            # The registry's fill: what a customer with no records gets (0 for counts).
+            if j is not None and not math.isnan(column.feature.fill):
+                col = self.block[:, j]
+                col[np.isnan(col)] = column.feature.fill
+        body = pd.DataFrame(self.block, columns=list(self.pos), index=out.index, copy=False)
+        del self.block
+        body.insert(0, "customer_id", out["customer_id"])
+        body.insert(1, "as_of", out["as_of"])
+        # Categories inserted where the registry puts them: the float block is never copied.
+        for at, column in enumerate(self.columns, start=2):
+            if column.feature.dtype == "category":
+                body.insert(at, column.name, self._categorical(column, body, spec))
+        return body
+
+    def _categorical(self, column: FeatureColumn, body: pd.DataFrame, spec: FeatureSpec) -> Any:
+        if column.name in self.other:
+            # A fixed category list (from the spec) keeps LightGBM's category codes identical
+            # between training and scoring; unseen values become missing.
+            cats = getattr(spec, column.feature.levels)
+            return pd.Categorical(self.other[column.name], categories=list(cats))
+        if column.name != "nps_last_category":
+            raise ChurnError(f"feature {column.name!r} is a category without levels")
+        last = body["nps_last"].to_numpy()
+        band = np.where(
+            np.isnan(last),
+            None,
+            np.where(
+                last <= NPS_DETRACTOR_MAX,
+                "detractor",
+                np.where(last >= NPS_PROMOTER_MIN, "promoter", "passive"),
+            ),
+        )
+        return pd.Categorical(band, categories=list(NPS_CATEGORIES))
+
+
 def _finish(
     out: pd.DataFrame, feats: pd.DataFrame, spec: FeatureSpec, columns: list[FeatureColumn]
 ) -> pd.DataFrame:
-    """Cast, fill and order the columns as the registry declares them."""
-    feats = feats.reindex(np.arange(len(out)))
-    cols: dict[str, Any] = {}
-    for column in columns:
-        name, feature = column.name, column.feature
-        col = feats[name] if name in feats else pd.Series(np.nan, index=feats.index)
-        if feature.dtype == "category":
-            if feature.levels is not None:
-                # A fixed category list (from the spec) keeps LightGBM's category codes
-                # identical between training and scoring; unseen values become missing.
-                cats = getattr(spec, feature.levels)
-                cols[name] = pd.Categorical(col.to_numpy(), categories=list(cats))
-            continue
-        col = pd.to_numeric(col, errors="coerce").astype("float64")
-        # The registry's fill: what a customer with no records gets (0 for counts).
-        if not math.isnan(feature.fill):
-            col = col.fillna(feature.fill)
-        cols[name] = col.to_numpy()
-    last = cols["nps_last"]
-    band = np.where(
-        np.isnan(last),
-        None,
-        np.where(
-            last <= NPS_DETRACTOR_MAX,
-            "detractor",
-            np.where(last >= NPS_PROMOTER_MIN, "promoter", "passive"),
-        ),
-    )
-    cols["nps_last_category"] = pd.Categorical(band, categories=list(NPS_CATEGORIES))
-    body = pd.DataFrame({c.name: cols[c.name] for c in columns}, index=out.index)
-    return pd.concat([out, body], axis=1)
+    """Cast, fill and order the columns as the registry declares them (a frame of features)."""
+    store = _Store(len(out), columns)
+    store.put(feats.reindex(np.arange(len(out))))
+    return store.finish(out, spec)

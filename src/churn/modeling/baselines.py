@@ -214,8 +214,11 @@ class LogisticBaseline:
     seed: int = 0
     C: float = 1.0
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> LogisticBaseline:
-        """Fit on the feature columns of ``frame`` and outcomes ``y``."""
+    def fit(
+        self, frame: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None = None
+    ) -> LogisticBaseline:
+        """Fit on the feature columns of ``frame`` and outcomes ``y`` (rows weighted by
+        ``weight`` when given: a thinned training spine's negatives stand for several)."""
         X = frame.loc[:, self.features]
         self.categorical_ = [
             c for c in self.features if isinstance(X[c].dtype, pd.CategoricalDtype)
@@ -248,7 +251,10 @@ class LogisticBaseline:
                 ("model", LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)),
             ]
         )
-        self.pipeline_.fit(_logreg_frame(X, self.categorical_), np.asarray(y, dtype=float))
+        fit_params = {} if weight is None else {"model__sample_weight": np.asarray(weight, float)}
+        self.pipeline_.fit(
+            _logreg_frame(X, self.categorical_), np.asarray(y, dtype=float), **fit_params
+        )
         return self
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:

@@ -48,7 +48,7 @@ from churn.modeling.evaluation import (
     expected_calibration_error,
     roc_auc,
 )
-from churn.modeling.training import TrainResult
+from churn.modeling.training import WEIGHT_COLUMN, TrainResult
 from churn.modeling.uncertainty import Interval, bootstrap_intervals
 from churn.settings import SnapshotSettings, TrainingSettings
 
@@ -240,14 +240,15 @@ def compare_on_test(
     raw = {MODEL: model.predict_proba(test), MODEL_RAW: model.predict_raw(test)}
     rules = fitted_health_rules(result.split.part(frame, "valid"))
     raw[RULE] = health_score_proba(test, rules)
+    weight = train_rows[WEIGHT_COLUMN].to_numpy() if WEIGHT_COLUMN in train_rows else None
     logreg = LogisticBaseline(result.features, seed=training.seed).fit(
-        train_rows, train_rows["label"].to_numpy(dtype=float)
+        train_rows, train_rows["label"].to_numpy(dtype=float), weight
     )
     raw[LOGREG] = logreg.predict_proba(test)
     raw.update(extra or {})
     for name, p in raw.items():
         cmp.score(name, p)
-    train_rate = float(train_rows["label"].mean())
+    train_rate = float(np.average(train_rows["label"].to_numpy(dtype=float), weights=weight))
     cmp.extras.update(
         {
             "train_churn_rate": train_rate,

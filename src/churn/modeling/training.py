@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 #: Columns of the training frame that are keys or the target, never features.
 KEY_COLUMNS: tuple[str, ...] = ("customer_id", "as_of", "label")
+#: Optional column of a training frame: each row's weight in the fit (rows of a thinned
+#: negative sample stand for several; ``churn.modeling.subsample``). Never a feature.
+WEIGHT_COLUMN = "weight"
 
 DEPLOYED_MODEL = "validated"
 
@@ -62,7 +65,7 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     """
     out, skipped = [], []
     for col in frame.columns:
-        if col in KEY_COLUMNS:
+        if col in KEY_COLUMNS or col == WEIGHT_COLUMN:
             continue
         dtype = frame[col].dtype
         if isinstance(dtype, pd.CategoricalDtype) or (
@@ -230,7 +233,10 @@ def fit_booster(
             "are needed. Use a longer history or a longer horizon."
         )
     start, start_valid = init if init is not None else (None, None)
-    dtrain = lgb.Dataset(X, y, init_score=start, categorical_feature="auto", free_raw_data=True)
+    weight = fit[WEIGHT_COLUMN].to_numpy(dtype=float) if WEIGHT_COLUMN in fit else None
+    dtrain = lgb.Dataset(
+        X, y, weight=weight, init_score=start, categorical_feature="auto", free_raw_data=True
+    )
     dvalid = lgb.Dataset(Xv, yv, init_score=start_valid, reference=dtrain)
     stop = early_stopping_rounds or training.early_stopping_rounds
     booster = lgb.train(

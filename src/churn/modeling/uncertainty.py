@@ -28,7 +28,7 @@ Intervals are percentile intervals (2.5th and 97.5th percentile of the resampled
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,13 +68,26 @@ def customer_weights(
         Shape ``(n_resamples, n_rows)``, integer-valued: how many times each row's customer was
         drawn in each resample.
     """
+    batches = list(weight_batches(customer_ids, n_resamples, seed))
+    return np.concatenate(batches) if batches else np.zeros((0, len(customer_ids)))
+
+
+def weight_batches(
+    customer_ids: np.ndarray | pd.Series, n_resamples: int, seed: int, batch: int | None = None
+) -> Iterator[np.ndarray]:
+    """:func:`customer_weights` in consecutive blocks of ``batch`` resamples (the same draws):
+    only one block of the ``(n_resamples, n_rows)`` matrix exists at a time (1000 resamples of
+    290k test rows would be 2.3 GB at once)."""
     codes, uniques = pd.factorize(np.asarray(customer_ids), use_na_sentinel=False)
     n_customers = len(uniques)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_customers, size=(n_resamples, n_customers))
-    draws += np.arange(n_resamples)[:, None] * n_customers
-    counts = np.bincount(draws.ravel(), minlength=n_resamples * n_customers)
-    return counts.reshape(n_resamples, n_customers)[:, codes].astype(float)
+    step = batch or _BATCH
+    for start in range(0, n_resamples, step):
+        block = draws[start : start + step]
+        shifted = block + np.arange(len(block))[:, None] * n_customers
+        counts = np.bincount(shifted.ravel(), minlength=len(block) * n_customers)
+        yield counts.reshape(len(block), n_customers)[:, codes].astype(float)
 
 
 def _top_share(ws: np.ndarray, ys: np.ndarray, cut: np.ndarray) -> np.ndarray:
@@ -128,7 +141,7 @@ def _ranked_metrics(
 def resampled_metrics(
     y: np.ndarray,
     scores: Mapping[str, np.ndarray],
-    weights: np.ndarray,
+    weights: np.ndarray | Iterable[np.ndarray],
     *,
     as_of: np.ndarray | None = None,
     capacity_k: int = 100,
@@ -142,7 +155,8 @@ def resampled_metrics(
     scores
         Scores per scorer, each aligned with ``y``.
     weights
-        :func:`customer_weights` (``(n_resamples, n_rows)``); a row of ones is the data itself.
+        :func:`customer_weights` (``(n_resamples, n_rows)``; a row of ones is the data itself),
+        or its blocks from :func:`weight_batches`.
     as_of, capacity_k
         Snapshot date per row and weekly capacity, for precision@K (as in ``evaluate``).
 
@@ -156,8 +170,10 @@ def resampled_metrics(
     # Without snapshot dates, precision@K is cut once over all rows (as in evaluate).
     dates = np.zeros(len(y)) if as_of is None else np.asarray(as_of)
     out: dict[str, dict[str, list[np.ndarray]]] = {s: {m: [] for m in CI_METRICS} for s in scores}
-    for start in range(0, len(weights), _BATCH):
-        w = weights[start : start + _BATCH]
+    if isinstance(weights, np.ndarray):
+        matrix = weights
+        weights = (matrix[i : i + _BATCH] for i in range(0, len(matrix), _BATCH))
+    for w in weights:
         for name, p in scores.items():
             batch = _ranked_metrics(y, np.asarray(p, dtype=float), w, dates, capacity_k)
             for metric in CI_METRICS:
@@ -206,7 +222,7 @@ def bootstrap_intervals(
         name -> metric -> :class:`Interval`; the estimate is the metric on the data itself.
     """
     y = np.asarray(y, dtype=float)
-    weights = customer_weights(customer_ids, n_resamples, seed)
+    weights = weight_batches(customer_ids, n_resamples, seed)
     boot = resampled_metrics(y, scores, weights, as_of=as_of, capacity_k=capacity_k)
     point = resampled_metrics(y, scores, np.ones((1, len(y))), as_of=as_of, capacity_k=capacity_k)
     out = {

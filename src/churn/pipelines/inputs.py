@@ -28,12 +28,19 @@ def load_training_frame(
     from churn.data import load_dataset
     from churn.dataset import build_training_frame
     from churn.features import FeatureSpec, as_extracted_features, feature_names
+    from churn.modeling.subsample import thin_training_spine
 
     tables = load_dataset(data)
     # The spec fixes the data-dependent columns (top channels, categories, metrics). It travels
     # with the model so that weekly scoring builds exactly these columns from next week's data.
     spec = FeatureSpec.from_tables(tables)
-    frame = build_training_frame(tables, settings.snapshots, progress=progress, spec=spec)
+    frame = build_training_frame(
+        tables,
+        settings.snapshots,
+        progress=progress,
+        spec=spec,
+        thin=lambda spine: thin_training_spine(spine, settings.training, settings.snapshots),
+    )
     extracted = as_extracted_features(feature_names(spec), spec)
     if extracted:
         log.warning(
