@@ -104,6 +104,29 @@ def test_the_calibrator_is_fitted_on_the_latest_labelled_window_only(frame, vali
     assert result.model.booster.num_trees() == validated.best_iteration
 
 
+def test_the_refit_fits_with_the_thinned_rows_weights(frame, validated, monkeypatch):
+    # A frame thinned over training.row_budget carries 1/r weights: the refit must use them, as
+    # the validated model did, or its trees learn a churn rate r times too high.
+    cutoff = frame["as_of"].max()
+    thinned = frame.assign(weight=np.where(frame["label"] == 0, 4.0, 1.0))
+    seen = []
+    dataset = refit_module.lgb.Dataset
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("weight"))
+        return dataset(*args, **kwargs)
+
+    monkeypatch.setattr(refit_module.lgb, "Dataset", recording)
+    result = refit_model(thinned, SETTINGS, validated, cutoff)
+    fit = result.split.part(thinned, "fit")
+    assert len(seen) == 1 and seen[0] is not None
+    np.testing.assert_array_equal(seen[0], fit["weight"].to_numpy())
+    recency = refit_model(thinned, SETTINGS, validated, cutoff, recency_half_life_days=30)
+    assert recency.split == result.split
+    age = (fit["as_of"].max() - fit["as_of"]).dt.days.to_numpy(dtype=float)
+    np.testing.assert_allclose(seen[1], fit["weight"].to_numpy() * 0.5 ** (age / 30))
+
+
 def test_a_refit_moves_the_training_end_forward(frame, validated):
     cutoff = frame["as_of"].max()
     result = refit_model(frame, SETTINGS, validated, cutoff)

@@ -35,7 +35,7 @@ import pandas as pd
 
 from churn.errors import ChurnError
 from churn.modeling.model import Calibrator, ChurnModel
-from churn.modeling.training import OutOfTimeSplit, TrainResult
+from churn.modeling.training import WEIGHT_COLUMN, OutOfTimeSplit, TrainResult
 from churn.settings import Settings, SnapshotSettings, TrainingSettings
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,16 @@ def recency_weights(as_of: pd.Series, half_life_days: float | None) -> np.ndarra
     return np.power(0.5, age / float(half_life_days))
 
 
+def _fit_weights(fit: pd.DataFrame, half_life_days: float | None) -> np.ndarray | None:
+    """The rows' own weights (``WEIGHT_COLUMN``: 1/r where ``churn.modeling.subsample`` thinned
+    negatives, as the validated model was fitted with) times the optional recency weights."""
+    recency = recency_weights(fit["as_of"], half_life_days)
+    if WEIGHT_COLUMN not in fit:
+        return recency
+    own = fit[WEIGHT_COLUMN].to_numpy(dtype=float)
+    return own if recency is None else own * recency
+
+
 def refit_model(
     frame: pd.DataFrame,
     settings: Settings,
@@ -130,7 +140,7 @@ def refit_model(
     y = fit["label"].to_numpy(dtype=float)
     if len(np.unique(y)) < 2 or len(np.unique(calib["label"])) < 2:
         raise ChurnError("the refit's fit or calibration window has only one class")
-    weight = recency_weights(fit["as_of"], recency_half_life_days)
+    weight = _fit_weights(fit, recency_half_life_days)
     data = lgb.Dataset(fit.loc[:, features], y, weight=weight, categorical_feature="auto")
     booster = lgb.train(validated.params, data, num_boost_round=rounds)
     raw = booster.predict(calib.loc[:, features])
