@@ -497,6 +497,9 @@ def test_blocks_are_deterministic_and_number_customers_across_blocks(tmp_path, f
     # Every event belongs to a customer of the base, and the truth covers each one.
     for table in ("interactions", "nps", "usage"):
         assert set(tables.table(table)["customer_id"]) <= set(ids)
+    # Plan changes survive the renumbering: every block's customers have their history.
+    history = tables.table("account_history")
+    assert set(history["customer_id"]) == set(ids)
     assert list(truth.static["customer_id"]) == list(ids)
     assert set(truth.latent["customer_id"].astype(str)) == set(ids)
     assert truth.params["seed"] == 3

@@ -99,6 +99,9 @@ def _renumbered(
         interactions=sim.interactions.assign(customer_id=ids_of(sim.interactions["customer_id"])),
         nps=sim.nps.assign(customer_id=ids_of(sim.nps["customer_id"])),
         usage=sim.usage.assign(customer_id=ids_of(sim.usage["customer_id"])),
+        account_history=None
+        if sim.account_history is None
+        else sim.account_history.assign(customer_id=ids_of(sim.account_history["customer_id"])),
         extraction_date=sim.extraction_date,
         truth=Truth(static=static, latent=latent, params=truth_params),
     )
