@@ -370,8 +370,8 @@ class ControlSettings(_Section):
 
 class EngineSettings(_Section):
     """Where the point-in-time features run (``churn.features.backend``): the same expressions
-    and the same values on either backend. Read by ``churn features`` (and ``build_features(...,
-    engine=...)``); ``churn train`` and ``churn score`` still run their features on DuckDB."""
+    and the same values on either backend. Read by ``churn features``, ``churn train`` and
+    ``churn score`` (and ``build_features(..., engine=...)``)."""
 
     _section: ClassVar[str] = "engine"
 

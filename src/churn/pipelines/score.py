@@ -92,7 +92,9 @@ def score_week(
         # the features (the same definition of "active" as training).
         active = dataset.scoring_spine(tables, as_of)
         bar.step("features")
-        frame = dataset.build_scoring_frame(tables, as_of, spec=model.feature_spec, spine=active)
+        frame = dataset.build_scoring_frame(
+            tables, as_of, spec=model.feature_spec, spine=active, engine=settings.engine
+        )
         check_feature_set(model.feature_names, list(frame.columns))
         scorable, excluded = split_scorable(active, frame, tuple(scoring.required_features))
         bar.step("scores and reasons")
