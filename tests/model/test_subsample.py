@@ -1,12 +1,15 @@
-"""Thinning the training spine to a budget keeps every evaluated row and the probabilities' level."""
+"""Thinning the training spine to a budget: evaluated rows by whole customers, probabilities' level kept."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from churn.modeling import train_model
+from churn.modeling import compare_on_test, train_model
+from churn.modeling import subsample as sub
 from churn.modeling.subsample import date_roles, thin_training_spine
+from churn.modeling.training import evaluation_capacity
 from churn.settings import Settings, TrainingSettings
 
 
@@ -52,7 +55,7 @@ def test_thinning_keeps_every_evaluated_row_and_weights_the_thinned_negatives():
     on_evaluated = frame[frame["as_of"].isin(list(evaluated))]
     kept = thin[thin["as_of"].isin(list(evaluated))]
     assert len(kept) == len(on_evaluated) and (kept["weight"] == 1.0).all()
-    assert thin["label"].isna().sum() == frame["label"].isna().sum()  # censored kept
+    assert thin["label"].notna().all()  # censored rows: no window fits or evaluates on them
     assert (thin["label"] == 1).sum() == (
         frame[frame["as_of"].isin(list(fitted | evaluated))]["label"] == 1
     ).sum()
@@ -98,3 +101,46 @@ def test_the_logistic_baseline_fits_the_weights_of_a_thinned_spine():
     rate = full["label"].mean()
     assert abs(weighted.predict_proba(full).mean() - rate) < 0.01
     assert plain.predict_proba(full).mean() > rate + 0.01  # what ignoring the weights costs
+
+
+@pytest.fixture
+def few_evaluated(monkeypatch):
+    """A floor of 150 evaluated customers, so a 600-customer spine can be sampled."""
+    monkeypatch.setattr(sub, "MIN_EVALUATED_CUSTOMERS", 150)
+
+
+def test_over_budget_evaluated_dates_keep_whole_customers_weighted(few_evaluated):
+    frame, s = _frame(), _settings()
+    fitted, evaluated = date_roles(frame, s.training, s.snapshots)
+    thin = thin_training_spine(frame, s.training, s.snapshots, budget_rows=len(frame) // 8)
+    on_eval = thin[thin["as_of"].isin(list(evaluated))]
+    # The same customers on every evaluated date: the bootstrap resamples them whole.
+    per_date = on_eval.groupby("as_of")["customer_id"].apply(frozenset)
+    assert per_date.nunique() == 1
+    share = len(per_date.iloc[0]) / 600
+    assert 150 / 600 <= share < 0.9
+    assert np.allclose(on_eval["weight"], 1 / share, rtol=0.1)
+    # Fit-only dates are thinned as before, not sampled by customer.
+    fit_only = thin[thin["as_of"].isin(list(fitted - evaluated))]
+    assert fit_only["customer_id"].nunique() > len(per_date.iloc[0])
+    # The capacity of a sampled week stands for the whole week's.
+    assert evaluation_capacity(on_eval, 100) == round(100 * on_eval["weight"].max() ** -1)
+    assert evaluation_capacity(frame, 100) == 100
+
+
+def test_customer_sampled_evaluation_stays_calibrated_and_honest(few_evaluated):
+    from types import SimpleNamespace
+
+    frame, s = _frame(n=1200), _settings()
+    thin = thin_training_spine(frame, s.training, s.snapshots, budget_rows=len(frame) // 8)
+    result = train_model(thin, s)
+    test = result.split.part(thin, "test")
+    assert test["weight"].max() > 1.5  # the test window was sampled
+    assert abs(result.model.predict_proba(test).mean() - test["label"].mean()) < 0.015
+    tables = SimpleNamespace(customers=pd.DataFrame({"customer_id": ["c0"]}))  # no ARR
+    cmp = compare_on_test(result, thin, tables, s.training)
+    assert cmp.capacity_k == evaluation_capacity(test, s.training.capacity_k) < 100
+    full = compare_on_test(train_model(frame, s), frame, tables, s.training)
+    ci, ci_full = cmp.intervals["lightgbm"]["roc_auc"], full.intervals["lightgbm"]["roc_auc"]
+    # Fewer customers evaluated: a wider interval, not a narrower one.
+    assert ci.high - ci.low > ci_full.high - ci_full.low
