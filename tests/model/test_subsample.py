@@ -140,6 +140,7 @@ def test_customer_sampled_evaluation_stays_calibrated_and_honest(few_evaluated):
     tables = SimpleNamespace(customers=pd.DataFrame({"customer_id": ["c0"]}))  # no ARR
     cmp = compare_on_test(result, thin, tables, s.training)
     assert cmp.capacity_k == evaluation_capacity(test, s.training.capacity_k) < 100
+    assert cmp.metrics()["test_customer_share"] == pytest.approx(1 / test["weight"].max())
     full = compare_on_test(train_model(frame, s), frame, tables, s.training)
     ci, ci_full = cmp.intervals["lightgbm"]["roc_auc"], full.intervals["lightgbm"]["roc_auc"]
     # Fewer customers evaluated: a wider interval, not a narrower one.

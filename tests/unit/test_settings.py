@@ -29,7 +29,7 @@ DEFAULTS = {
         "valid_snapshots": 4,
         "train_every": 2,
         "deploy": "refit",
-        "row_budget": 2_500_000,
+        "row_budget": 1_200_000,
         "calibration": "isotonic",
         "seed": 42,
         "num_threads": 1,

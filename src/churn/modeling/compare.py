@@ -261,6 +261,9 @@ def compare_on_test(
             "test_churned_customers": float(test.loc[y == 1, "customer_id"].nunique()),
         }
     )
+    stands_for = float(test[WEIGHT_COLUMN].max()) if WEIGHT_COLUMN in test and len(test) else 1.0
+    if stands_for > 1:  # a hashed sample of customers was evaluated (churn.modeling.subsample)
+        cmp.extras.update(test_customer_share=1.0 / stands_for, test_capacity_k=float(k))
     cmp.add_intervals(training.bootstrap_resamples, training.seed)
     if oracle is not None:
         add_oracle(cmp, oracle)

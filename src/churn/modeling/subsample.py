@@ -117,11 +117,15 @@ def thin_training_spine(
         as_of.nunique(),
         len(labelled) - len(out),
     )
-    if len(out) > budget_rows:
-        out = _thin_negatives(out, fitted - evaluated, budget_rows)
-    if len(out) > budget_rows:
-        out = _sample_customers(out, evaluated, budget_rows)
-    if len(out) > budget_rows:
+    if len(out) <= budget_rows:
+        return out
+    out, rate = _thin_negatives(out, fitted - evaluated, budget_rows)
+    # Customers are sampled only once the negatives are at their floor (a hash lands a few
+    # rows either side of the budget; that is not a reason to sample).
+    if len(out) <= budget_rows or rate > MIN_NEGATIVE_RATE:
+        return out
+    out, _ = _sample_customers(out, evaluated, budget_rows)
+    if len(out) > budget_rows * 1.01:
         log.warning(
             "training spine: %d rows, over training.row_budget (%d) at the thinning floors "
             "(1 in %d fit-only negatives, %d evaluated customers)",
@@ -133,8 +137,11 @@ def thin_training_spine(
     return out
 
 
-def _thin_negatives(out: pd.DataFrame, fit_only: set, budget_rows: int) -> pd.DataFrame:
-    """Step 2: a hashed share of the fit-only dates' negatives, weighted by its inverse."""
+def _thin_negatives(
+    out: pd.DataFrame, fit_only: set, budget_rows: int
+) -> tuple[pd.DataFrame, float]:
+    """Step 2: a hashed share of the fit-only dates' negatives, weighted by its inverse; and
+    that share."""
     negative = pd.to_datetime(out["as_of"]).isin(list(fit_only)).to_numpy() & (
         out["label"].to_numpy() == 0
     )
@@ -153,11 +160,14 @@ def _thin_negatives(out: pd.DataFrame, fit_only: set, budget_rows: int) -> pd.Da
         1.0 / rate,
         len(out),
     )
-    return out
+    return out, rate
 
 
-def _sample_customers(out: pd.DataFrame, evaluated: set, budget_rows: int) -> pd.DataFrame:
-    """Step 3: a hashed share of the customers on the evaluated dates, weighted by its inverse."""
+def _sample_customers(
+    out: pd.DataFrame, evaluated: set, budget_rows: int
+) -> tuple[pd.DataFrame, float]:
+    """Step 3: a hashed share of the customers on the evaluated dates, weighted by its inverse;
+    and that share."""
     on_eval = pd.to_datetime(out["as_of"]).isin(list(evaluated)).to_numpy()
     customers = out.loc[on_eval, "customer_id"].nunique()
     room = budget_rows - int((~on_eval).sum())
@@ -176,4 +186,4 @@ def _sample_customers(out: pd.DataFrame, evaluated: set, budget_rows: int) -> pd
         1.0 / share,
         len(out),
     )
-    return out
+    return out, share
