@@ -167,9 +167,8 @@ class TrainingSettings(_Section):
     (``churn.modeling.subsample``): snapshot dates no window uses and censored rows are
     dropped, then negatives of dates only fitted on are thinned with weights (down to 1 in
     20), then the validation and test dates keep a hashed sample of whole customers (at least
-    20k), weighted; the metrics are then those of the customers evaluated, their intervals
-    correspondingly wider. At 100k customers: 5.7M rows -> 1.2M, 61% of the customers
-    evaluated."""
+    20k; the backtest windows half the reported split's share), weighted; the metrics are then
+    those of the customers evaluated, their intervals correspondingly wider."""
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     """How probabilities are calibrated on the validation window."""
     seed: Whole = 42

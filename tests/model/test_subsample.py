@@ -112,19 +112,28 @@ def few_evaluated(monkeypatch):
 def test_over_budget_evaluated_dates_keep_whole_customers_weighted(few_evaluated):
     frame, s = _frame(), _settings()
     fitted, evaluated = date_roles(frame, s.training, s.snapshots)
-    thin = thin_training_spine(frame, s.training, s.snapshots, budget_rows=len(frame) // 8)
+    reported = sub.reported_dates(frame, s.training, s.snapshots)
+    thin = thin_training_spine(frame, s.training, s.snapshots, budget_rows=len(frame) // 5)
+    assert len(thin) < len(frame) // 5 * 1.05
     on_eval = thin[thin["as_of"].isin(list(evaluated))]
-    # The same customers on every evaluated date: the bootstrap resamples them whole.
+    # The same customers on every date of a role: the bootstrap resamples them whole.
     per_date = on_eval.groupby("as_of")["customer_id"].apply(frozenset)
-    assert per_date.nunique() == 1
-    share = len(per_date.iloc[0]) / 600
-    assert 150 / 600 <= share < 0.9
-    assert np.allclose(on_eval["weight"], 1 / share, rtol=0.1)
+    rep = per_date[per_date.index.isin(list(reported))]
+    backtest = per_date[~per_date.index.isin(list(reported))]
+    assert rep.nunique() == 1 and backtest.nunique() == 1
+    # The reported split keeps about twice the backtest's customers, a superset of them.
+    share, share_bt = len(rep.iloc[0]) / 600, len(backtest.iloc[0]) / 600
+    assert 150 / 600 <= share < 0.9 and backtest.iloc[0] <= rep.iloc[0]
+    assert 1.6 < share / share_bt < 2.5
+    weight = on_eval.groupby(on_eval["as_of"].isin(list(reported)))["weight"].mean()
+    assert weight[True] == pytest.approx(1 / share, rel=0.1)
+    assert weight[False] == pytest.approx(1 / share_bt, rel=0.1)
     # Fit-only dates are thinned as before, not sampled by customer.
     fit_only = thin[thin["as_of"].isin(list(fitted - evaluated))]
-    assert fit_only["customer_id"].nunique() > len(per_date.iloc[0])
+    assert fit_only["customer_id"].nunique() > len(rep.iloc[0])
     # The capacity of a sampled week stands for the whole week's.
-    assert evaluation_capacity(on_eval, 100) == round(100 * on_eval["weight"].max() ** -1)
+    test = on_eval[on_eval["as_of"].isin(list(reported))]
+    assert evaluation_capacity(test, 100) == round(100 / test["weight"].max())
     assert evaluation_capacity(frame, 100) == 100
 
 

@@ -16,8 +16,9 @@ Over ``training.row_budget`` rows, reductions in this order, each only while sti
    column; LightGBM and the logistic baseline fit with it). Weighted, the fitted log loss is
    an unbiased estimate of the full one, so raw probabilities keep their level. Positives are
    always kept; ``r`` is never below 1 in 20 (:data:`MIN_NEGATIVE_RATE`).
-3. **Customers on evaluated dates**: the validation and test dates of every window keep a
-   fixed hashed share ``s`` of the customers, all of a kept customer's rows, weight ``1 / s``
+3. **Customers on evaluated dates**: the validation and test dates of the reported split keep
+   a fixed hashed share ``s`` of the customers, those of the backtest windows ``s / 2`` (a
+   subset of them: their spread needs fewer), all of a kept customer's rows, weight ``1 / s``
    (for the windows that fit on these dates). A uniform sample of whole customers leaves ROC
    AUC, PR AUC, the Brier score and calibration unbiased, and the intervals honest: they are
    customer-bootstrapped on the customers evaluated, so they widen by about ``1 / sqrt(s)``.
@@ -80,6 +81,15 @@ def date_roles(
     return fitted, evaluated
 
 
+def reported_dates(
+    labelled: pd.DataFrame, training: TrainingSettings, snapshots: SnapshotSettings
+) -> set[pd.Timestamp]:
+    """The validation and test dates of the reported split (the refit calibrates on the same
+    test dates): the metrics the run reports and gates on."""
+    split = out_of_time_split(labelled, training, snapshots)
+    return set(split.valid_dates) | set(split.test_dates)
+
+
 def _uniform(*keys: pd.Series) -> np.ndarray:
     """A fixed pseudo-random number in [0, 1) per row, from a hash of ``keys``."""
     frame = pd.DataFrame(
@@ -124,8 +134,10 @@ def thin_training_spine(
     # rows either side of the budget; that is not a reason to sample).
     if len(out) <= budget_rows or rate > MIN_NEGATIVE_RATE:
         return out
-    out, _ = _sample_customers(out, evaluated, budget_rows)
-    if len(out) > budget_rows * 1.01:
+    out, at_floor = _sample_customers(
+        out, evaluated, reported_dates(labelled, training, snapshots), budget_rows
+    )
+    if at_floor and len(out) > budget_rows:
         log.warning(
             "training spine: %d rows, over training.row_budget (%d) at the thinning floors "
             "(1 in %d fit-only negatives, %d evaluated customers)",
@@ -164,26 +176,35 @@ def _thin_negatives(
 
 
 def _sample_customers(
-    out: pd.DataFrame, evaluated: set, budget_rows: int
-) -> tuple[pd.DataFrame, float]:
-    """Step 3: a hashed share of the customers on the evaluated dates, weighted by its inverse;
-    and that share."""
-    on_eval = pd.to_datetime(out["as_of"]).isin(list(evaluated)).to_numpy()
-    customers = out.loc[on_eval, "customer_id"].nunique()
-    room = budget_rows - int((~on_eval).sum())
-    share = min(1.0, max(room, 0) / max(int(on_eval.sum()), 1))
-    share = max(share, min(1.0, MIN_EVALUATED_CUSTOMERS / max(customers, 1)))
-    # By customer alone: a kept customer keeps every evaluated date, as the bootstrap needs.
-    drop = on_eval & (_uniform(out["customer_id"]) >= share)
-    out.loc[on_eval, WEIGHT_COLUMN] = out.loc[on_eval, WEIGHT_COLUMN] / share
+    out: pd.DataFrame, evaluated: set, reported: set, budget_rows: int
+) -> tuple[pd.DataFrame, bool]:
+    """Step 3: a hashed share of the customers on the evaluated dates, weighted by its inverse,
+    twice as large on the reported split's dates as on the backtest's; and whether a share is
+    at its floor."""
+    as_of = pd.to_datetime(out["as_of"])
+    on_rep = as_of.isin(list(reported)).to_numpy()
+    on_bt = as_of.isin(list(evaluated - reported)).to_numpy()
+    customers = out.loc[on_rep | on_bt, "customer_id"].nunique()
+    floor = min(1.0, MIN_EVALUATED_CUSTOMERS / max(customers, 1))
+    room = max(budget_rows - int((~(on_rep | on_bt)).sum()), 0)
+    n_rep, n_bt = int(on_rep.sum()), int(on_bt.sum())
+    share = max(min(1.0, room / max(n_rep + n_bt / 2, 1)), floor)
+    # Uncapped, what is left is half the reported share; with the reported split whole, more.
+    share_bt = max(min(1.0, max(room - share * n_rep, 0) / max(n_bt, 1)), floor)
+    # By customer alone: a kept customer keeps every date of its role, as the bootstrap needs
+    # (and the backtest's customers are a subset of the reported split's).
+    u = _uniform(out["customer_id"])
+    drop = (on_rep & (u >= share)) | (on_bt & (u >= share_bt))
+    out.loc[on_rep, WEIGHT_COLUMN] = out.loc[on_rep, WEIGHT_COLUMN] / share
+    out.loc[on_bt, WEIGHT_COLUMN] = out.loc[on_bt, WEIGHT_COLUMN] / share_bt
     out = out[~drop]
     log.info(
-        "training spine over budget (%d rows): evaluated dates keep %.1f%% of their %d "
-        "customers (a fixed hash), weighted %.2f; %d rows",
+        "training spine over budget (%d rows): the reported split's validation and test dates "
+        "keep %.1f%% of their customers, the backtest's %.1f%% (a fixed hash, weighted by the "
+        "inverse); %d rows",
         budget_rows,
         100 * share,
-        customers,
-        1.0 / share,
+        100 * share_bt,
         len(out),
     )
-    return out, share
+    return out, min(share, share_bt) <= floor
