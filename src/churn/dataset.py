@@ -79,6 +79,7 @@ def build_training_frame(
     progress: bool = False,
     spec: FeatureSpec | None = None,
     thin: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    engine: EngineSettings | None = None,
 ) -> pd.DataFrame:
     """Spine over the snapshot dates, labels and point-in-time features, one row per pair.
 
@@ -98,6 +99,8 @@ def build_training_frame(
     thin
         Applied to the labelled spine before features are built: the rows to keep, optionally
         with a ``weight`` column (``churn.modeling.subsample.thin_training_spine``).
+    engine
+        Where the features run (``build_features``); ``None``: in-memory DuckDB.
 
     Returns
     -------
@@ -112,7 +115,7 @@ def build_training_frame(
         # Fewer rows before any feature is built (churn.modeling.subsample): memory and time.
         labelled = thin(labelled).reset_index(drop=True)
         spine = labelled[["customer_id", "as_of"]]
-    feats = build_features(spine, tables, spec=spec, progress=progress)
+    feats = build_features(spine, tables, spec=spec, progress=progress, engine=engine)
     return pd.concat([labelled, feats.drop(columns=["customer_id", "as_of"])], axis=1)
 
 

@@ -498,3 +498,32 @@ def test_bootstrap_weights_in_blocks_are_the_same_draws():
     assert [len(b) for b in blocks] == [64, 64, 64, 58]
     np.testing.assert_array_equal(np.concatenate(blocks), whole)
     assert (whole.sum(axis=1) == len(ids)).all()  # each resample draws 37 customers x 3 rows
+
+
+def test_bootstrap_resamples_customers_exactly_as_the_row_weights_say():
+    # bootstrap_intervals works on per-customer counts; it must be the very same resamples
+    # and metrics as the row weights of customer_weights.
+    rows = _snapshots(500, 3, seed=12).sample(frac=0.9, random_state=0)  # some weeks missing
+    y, p, as_of = rows["label"].to_numpy(), rows["p"].round(2).to_numpy(), rows["as_of"].to_numpy()
+    ids = rows["customer_id"].to_numpy()
+    got = unc.bootstrap_intervals(y, {"m": p}, ids, as_of=as_of, capacity_k=20, n_resamples=60)
+    w = unc.customer_weights(ids, 60, seed=0)
+    rowwise = unc.resampled_metrics(y, {"m": p}, w, as_of=as_of, capacity_k=20)["m"]
+    for metric in unc.CI_METRICS:
+        want = unc.percentile_interval(rowwise[metric], got["m"][metric].estimate)
+        assert got["m"][metric].low == pytest.approx(want.low, abs=1e-12), metric
+        assert got["m"][metric].high == pytest.approx(want.high, abs=1e-12), metric
+
+
+def test_precision_at_k_looks_past_top_ranks_a_resample_left_out():
+    # The weekly cut reads only the top ranks of each date; when the best-ranked customers
+    # are not drawn, it must look further down, as the materialised resample does.
+    rows = _snapshots(400, 2, seed=13)
+    y, p, as_of = rows["label"].to_numpy(), rows["p"].to_numpy(), rows["as_of"].to_numpy()
+    w = np.ones((1, len(y)))
+    w[0, np.argsort(-p)[:300]] = 0  # the 150 best-ranked rows of each date, all absent
+    got = unc.resampled_metrics(y, {"m": p}, w, as_of=as_of, capacity_k=5)["m"]
+    keep = w[0] > 0
+    want = ev.evaluate(y[keep], p[keep], as_of=as_of[keep], capacity_k=5)
+    for metric in unc.CI_METRICS:
+        assert got[metric][0] == pytest.approx(want[metric]), metric

@@ -168,3 +168,22 @@ def test_a_hybrid_model_scores_a_week_with_its_offset(week, tmp_path):
     X = frame.set_index("customer_id").loc[mine.index]
     np.testing.assert_allclose(mine, hybrid.predict_proba(X), atol=5e-3)  # rounded on the list
     assert not np.allclose(hybrid.predict_proba(X), model.predict_proba(X), atol=5e-3)
+
+
+def test_scoring_a_week_builds_its_features_on_the_configured_engine(week, tmp_path, monkeypatch):
+    from churn import dataset
+    from churn.pipelines.score import score_week
+    from churn.settings import settings_from_dict
+
+    seen, real = [], dataset.build_features
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("engine"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "build_features", recording)
+    tables, model, as_of = week
+    # A DuckDB engine that differs from the default, so that it runs here and is recognisable.
+    settings = settings_from_dict({"engine": {"spark_conf": {"spark.sql.shuffle.partitions": "2"}}})
+    score_week(tables, model, as_of, settings, tmp_path)
+    assert seen == [settings.engine]

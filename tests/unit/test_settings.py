@@ -29,7 +29,7 @@ DEFAULTS = {
         "valid_snapshots": 4,
         "train_every": 2,
         "deploy": "refit",
-        "row_budget": 2_500_000,
+        "row_budget": 1_200_000,
         "calibration": "isotonic",
         "seed": 42,
         "num_threads": 1,
@@ -381,3 +381,28 @@ def test_an_unknown_engine_backend_is_refused_with_the_valid_ones():
     with pytest.raises(SettingsError) as info:
         settings_from_dict({"engine": {"backend": "polars"}})
     assert "engine.backend is 'polars'; valid: duckdb, spark" in str(info.value)
+
+
+class _Built(Exception):
+    """Raised by the recording build_features once it has seen its arguments."""
+
+
+def test_churn_train_builds_its_features_on_the_configured_engine(tmp_path, monkeypatch):
+    # `engine:` in the settings reaches the feature engine of churn train, not only of
+    # churn features (scoring: tests/unit/test_score_pipeline.py).
+    from churn import dataset
+    from churn.pipelines.inputs import load_training_frame
+    from churn.simulate import simulate, write_dataset
+
+    seen = []
+
+    def recording(spine, tables, **kwargs):
+        seen.append(kwargs.get("engine"))
+        raise _Built
+
+    monkeypatch.setattr(dataset, "build_features", recording)
+    folder = write_dataset(simulate(40, seed=3, months=6, mess_rate=0.0), tmp_path)
+    settings = settings_from_dict({"engine": {"backend": "spark", "spark_master": "local[1]"}})
+    with pytest.raises(_Built):
+        load_training_frame(folder, settings, progress=False)
+    assert seen == [settings.engine]

@@ -48,7 +48,7 @@ from churn.modeling.evaluation import (
     expected_calibration_error,
     roc_auc,
 )
-from churn.modeling.training import WEIGHT_COLUMN, TrainResult
+from churn.modeling.training import WEIGHT_COLUMN, TrainResult, evaluation_capacity
 from churn.modeling.uncertainty import Interval, bootstrap_intervals
 from churn.settings import SnapshotSettings, TrainingSettings
 
@@ -82,6 +82,9 @@ METRIC_PREFIXES: tuple[tuple[str, str], ...] = (
 INTERVAL_SCORERS: tuple[str, ...] = (MODEL, RULE, LOGREG, RECENCY, BGNBD)
 #: The baselines a model must match, for "the strongest baseline".
 BASELINES: tuple[str, ...] = (RULE, LOGREG, RECENCY, BGNBD, BGNBD_FHL)
+#: Most training rows the logistic baseline is fitted on (a seeded sample beyond): ~80 linear
+#: coefficients are pinned down long before; 1.5M rows took 12-20 s and several GB of copies.
+LOGREG_MAX_ROWS = 250_000
 
 
 @dataclass
@@ -233,22 +236,21 @@ def compare_on_test(
         More baselines' scores of the test rows by scorer name (``RECENCY``, ``BGNBD``, ...).
     """
     test = result.split.part(frame, "test")
-    train_rows = result.split.part(frame, "train")
     y = test["label"].to_numpy(dtype=float)
-    cmp = Comparison(test, y, arr_for(test, tables), training.capacity_k)
+    k = evaluation_capacity(test, training.capacity_k)
+    cmp = Comparison(test, y, arr_for(test, tables), k)
     model = result.model
     raw = {MODEL: model.predict_proba(test), MODEL_RAW: model.predict_raw(test)}
     rules = fitted_health_rules(result.split.part(frame, "valid"))
     raw[RULE] = health_score_proba(test, rules)
-    weight = train_rows[WEIGHT_COLUMN].to_numpy() if WEIGHT_COLUMN in train_rows else None
-    logreg = LogisticBaseline(result.features, seed=training.seed).fit(
-        train_rows, train_rows["label"].to_numpy(dtype=float), weight
-    )
+    train = result.split.mask(frame, "train")
+    weights = frame[WEIGHT_COLUMN].to_numpy()[train] if WEIGHT_COLUMN in frame else None
+    logreg = logistic_baseline(frame, train, result.features, training.seed)
     raw[LOGREG] = logreg.predict_proba(test)
     raw.update(extra or {})
     for name, p in raw.items():
         cmp.score(name, p)
-    train_rate = float(np.average(train_rows["label"].to_numpy(dtype=float), weights=weight))
+    train_rate = float(np.average(frame["label"].to_numpy(dtype=float)[train], weights=weights))
     cmp.extras.update(
         {
             "train_churn_rate": train_rate,
@@ -259,10 +261,31 @@ def compare_on_test(
             "test_churned_customers": float(test.loc[y == 1, "customer_id"].nunique()),
         }
     )
+    stands_for = float(test[WEIGHT_COLUMN].max()) if WEIGHT_COLUMN in test and len(test) else 1.0
+    if stands_for > 1:  # a hashed sample of customers was evaluated (churn.modeling.subsample)
+        cmp.extras.update(test_customer_share=1.0 / stands_for, test_capacity_k=float(k))
     cmp.add_intervals(training.bootstrap_resamples, training.seed)
     if oracle is not None:
         add_oracle(cmp, oracle)
     return cmp
+
+
+def logistic_baseline(
+    frame: pd.DataFrame, train: np.ndarray, features: list[str], seed: int
+) -> LogisticBaseline:
+    """The logistic baseline fitted on the training rows (``train``: a mask of ``frame``), with
+    their weights; on a seeded sample of :data:`LOGREG_MAX_ROWS` of them beyond that many
+    (uniform, so the weighted fit stays unbiased). Only the rows it fits on are copied."""
+    rows = np.flatnonzero(train)
+    if len(rows) > LOGREG_MAX_ROWS:
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(rows, size=LOGREG_MAX_ROWS, replace=False))
+        log.info("logistic baseline fitted on %d of %d training rows", len(rows), train.sum())
+    fit = frame.iloc[rows]
+    weight = fit[WEIGHT_COLUMN].to_numpy() if WEIGHT_COLUMN in fit else None
+    return LogisticBaseline(features, seed=seed).fit(
+        fit, fit["label"].to_numpy(dtype=float), weight
+    )
 
 
 def activity_baselines(
@@ -361,13 +384,13 @@ def comparison_figures(
 
     tr, model, test, y = training, result.model, cmp.test, cmp.y
     curves = {k: v for k, v in cmp.scores.items() if k in (MODEL, RULE, LOGREG, ORACLE)}
-    per_week = max(len(test) / len(result.split.test_dates), 1)
+    per_week = max(len(test) / len(result.split.test_dates), 1)  # rows evaluated per week
     out = {
         "plots/roc_pr.png": plots.roc_pr_figure(y, curves),
         "plots/calibration.png": plots.calibration_figure(
             y, {"calibrated": cmp.scores[MODEL], "uncalibrated": cmp.scores[MODEL_RAW]}
         ),
-        "plots/gains.png": plots.gains_figure(y, curves, capacity_share=tr.capacity_k / per_week),
+        "plots/gains.png": plots.gains_figure(y, curves, capacity_share=cmp.capacity_k / per_week),
     }
     if not backtest.empty:
         out["plots/backtest.png"] = plots.backtest_figure(backtest)

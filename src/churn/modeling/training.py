@@ -57,6 +57,17 @@ WEIGHT_COLUMN = "weight"
 DEPLOYED_MODEL = "validated"
 
 
+def evaluation_capacity(rows: pd.DataFrame, capacity_k: int) -> int:
+    """The weekly capacity to cut evaluated ``rows`` at: ``capacity_k`` scaled by the share
+    ``s`` of customers they keep (weight ``1 / s`` on a spine whose evaluated dates were
+    sampled by customer, ``churn.modeling.subsample``), so that the top K of a sampled week
+    stands for the top ``capacity_k`` of the whole week; ``capacity_k`` for unsampled rows."""
+    if WEIGHT_COLUMN not in rows or rows.empty:
+        return capacity_k
+    weight = float(rows[WEIGHT_COLUMN].max())
+    return capacity_k if weight <= 1.0 else max(1, round(capacity_k / weight))
+
+
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     """Feature columns of a training frame: every numeric, boolean or category column but the keys.
 
@@ -102,6 +113,11 @@ class OutOfTimeSplit:
     def part(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
         """Labelled rows of ``frame`` in window ``name`` ("fit", "valid", "test" or "train" =
         fit and valid together)."""
+        # One mask and one copy of the window's rows (not a copy of every labelled row first).
+        return frame.loc[self.mask(frame, name)]
+
+    def mask(self, frame: pd.DataFrame, name: str) -> np.ndarray:
+        """Which rows of ``frame`` :meth:`part` takes, without copying them."""
         dates = {
             "fit": self.fit_dates,
             "valid": self.valid_dates,
@@ -109,9 +125,8 @@ class OutOfTimeSplit:
             "train": self.fit_dates + self.valid_dates,
         }[name]
         labelled(frame.iloc[:0])  # the key-column check, without copying the frame
-        # One mask and one copy of the window's rows (not a copy of every labelled row first).
         keep = frame["label"].notna() & frame["as_of"].isin(pd.DatetimeIndex(dates))
-        return frame.loc[keep]
+        return keep.to_numpy()
 
     def describe(self) -> dict[str, str]:
         """Date ranges, JSON-safe, for run parameters and model metadata."""
@@ -438,7 +453,7 @@ def backtest(
             test["label"].to_numpy(dtype=float),
             p,
             as_of=test["as_of"].to_numpy(),
-            capacity_k=tr.capacity_k,
+            capacity_k=evaluation_capacity(test, tr.capacity_k),
         )
         rows.append(
             {

@@ -24,7 +24,8 @@ def dataset_root(data: Path) -> Path:
 def load_training_frame(
     data: Path, settings: Settings, *, progress: bool = True
 ) -> tuple[Tables, pd.DataFrame, Any]:
-    """Load and validate the dataset, then build the labelled snapshot frame and its spec."""
+    """Load and validate the dataset, then build the labelled snapshot frame and its spec
+    (features on the settings' ``engine``)."""
     from churn.data import load_dataset
     from churn.dataset import build_training_frame
     from churn.features import FeatureSpec, as_extracted_features, feature_names
@@ -40,6 +41,7 @@ def load_training_frame(
         progress=progress,
         spec=spec,
         thin=lambda spine: thin_training_spine(spine, settings.training, settings.snapshots),
+        engine=settings.engine,
     )
     extracted = as_extracted_features(feature_names(spec), spec)
     if extracted:

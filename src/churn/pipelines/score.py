@@ -92,7 +92,8 @@ def score_week(
         # the features (the same definition of "active" as training).
         active = dataset.scoring_spine(tables, as_of)
         bar.step("features")
-        frame = dataset.build_scoring_frame(tables, as_of, spec=model.feature_spec, spine=active)
+        spec, engine = model.feature_spec, settings.engine  # the model's columns, the set engine
+        frame = dataset.build_scoring_frame(tables, as_of, spec=spec, spine=active, engine=engine)
         check_feature_set(model.feature_names, list(frame.columns))
         scorable, excluded = split_scorable(active, frame, tuple(scoring.required_features))
         bar.step("scores and reasons")
