@@ -367,7 +367,10 @@ def _read_csv_arrow(path: Path, id_column: str, read: dict, dates: set[str]) -> 
     for i, field in enumerate(table.schema):
         if pa.types.is_date(field.type):  # to_pandas would give Python date objects
             table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp("s")))
-    frame = table.to_pandas()
+    # One block per column (no copy into 2-D blocks), each column's Arrow buffers freed as it
+    # is converted: the peak holds the file about once, not twice.
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
     for name in blank:
         frame[name] = frame[name].astype("float64")
     return frame
