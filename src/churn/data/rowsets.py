@@ -24,17 +24,16 @@ import pandas as pd
 
 # splitmix64's finaliser constants: each output bit depends on every input bit.
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """Spread the bits of each uint64 (array arithmetic wraps modulo 2**64, as intended)."""
-    h = h ^ (h >> _S30)
-    h *= _M1
-    h ^= h >> _S27
-    h *= _M2
-    h ^= h >> _S31
-    return h
+def _mix(h: np.ndarray, tmp: np.ndarray) -> None:
+    """splitmix64's finaliser, in place (``tmp``: scratch of h's size): spreads the bits of
+    each uint64. Array arithmetic wraps modulo 2**64, as intended."""
+    for shift, factor in ((30, _M1), (27, _M2), (31, None)):
+        np.right_shift(h, shift, out=tmp)
+        h ^= tmp
+        if factor is not None:
+            h *= factor
 
 
 def value_keys(values: np.ndarray | pd.api.extensions.ExtensionArray) -> np.ndarray:
@@ -47,8 +46,10 @@ def value_keys(values: np.ndarray | pd.api.extensions.ExtensionArray) -> np.ndar
     if isinstance(values, np.ndarray):
         kind = values.dtype.kind
         if kind == "f":
-            v = values.astype("float64") + 0.0  # -0.0 + 0.0 is 0.0
-            v[np.isnan(v)] = np.nan
+            v = np.add(values, 0.0, dtype="float64")  # a copy, with -0.0 + 0.0 = 0.0
+            nan = np.isnan(v)
+            if nan.any():
+                v[nan] = np.nan  # one NaN, whatever its sign and payload bits
             return v.view("uint64")
         if kind in "iub":
             return values.astype("int64").view("uint64")
@@ -66,13 +67,20 @@ def row_hashes(
     ``known`` has columns already factorized (their codes are used as they are).
     """
     h = np.zeros(len(df), dtype="uint64")
+    tmp = np.empty_like(h)
     for column in columns:
         s = df[column]
         if known and column in known:
             keys = known[column].codes.astype("int64").view("uint64")
         else:
             keys = value_keys(s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array)
-        h = _mix(h ^ keys)
+        # One multiply and shift per column (a bijection of h ^ keys, so rows differing in one
+        # column only never collide), the full mix once at the end.
+        h ^= keys
+        h *= _M1
+        np.right_shift(h, 29, out=tmp)
+        h ^= tmp
+    _mix(h, tmp)
     return h
 
 

@@ -1045,12 +1045,16 @@ _DATED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def latest_date(frames: Mapping[str, pd.DataFrame]) -> tuple[pd.Timestamp | None, str | None]:
-    """The latest date in the tables' dated columns, and where it is."""
+def latest_date(
+    frames: Mapping[str, pd.DataFrame], before: pd.Timestamp | None = None
+) -> tuple[pd.Timestamp | None, str | None]:
+    """The latest date in the tables' dated columns (only those ``before`` it, if given), and
+    where it is."""
     best: tuple[pd.Timestamp | None, str | None] = (None, None)
     for name, df in frames.items():
         for column in (*_DATED_COLUMNS[name], *(("churn_date",) if name == "customers" else ())):
-            value = df[column].max()
+            s = df[column]
+            value = (s if before is None else s[s < before]).max()
             if pd.notna(value) and (best[0] is None or value > best[0]):
                 best = (value, f"{name}.{column}")
     return best
@@ -1213,15 +1217,7 @@ def _check_extraction_gap(
 ) -> None:
     """An extraction date long after the last record: every customer would look inactive."""
     # Only what is before it: a scheduled churn_date after it is no record of activity.
-    dated = {
-        name: (*cols, "churn_date") if name == "customers" else cols
-        for name, cols in _DATED_COLUMNS.items()
-    }
-    before = {
-        name: pd.DataFrame({c: df[c].where(df[c] < extraction_date) for c in dated[name]})
-        for name, df in out.items()
-    }
-    latest, where = latest_date(before)
+    latest, where = latest_date(out, before=extraction_date)
     if latest is None:
         return
     gap = (extraction_date - latest).days
