@@ -113,7 +113,7 @@ def duplicated_rows(
     if candidates.any():
         # Every row equal to a candidate hashes like it, so is a candidate too: pandas, on the
         # candidates alone, finds the same first occurrences.
-        out[candidates] = df.loc[candidates, columns].duplicated(keep=keep).to_numpy()
+        out[candidates] = df[columns][candidates].duplicated(keep=keep).to_numpy()
     return out
 
 
