@@ -71,7 +71,7 @@ def row_hashes(
     for column in columns:
         s = df[column]
         if known and column in known:
-            keys = known[column].codes.astype("int64").view("uint64")
+            keys = known[column].codes.astype("int64", copy=False).view("uint64")
         else:
             keys = value_keys(s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array)
         # One multiply and shift per column (a bijection of h ^ keys, so rows differing in one

@@ -483,7 +483,7 @@ def _check_finite(
     name: str, column: str, values: pd.Series, frame: pd.DataFrame, findings: Findings
 ) -> None:
     """``inf`` and absurdly large numbers (1e308) cannot be true, and poison every sum."""
-    mask = values.notna() & ~(values.abs() <= MAX_ABS_NUMBER)
+    mask = (values > MAX_ABS_NUMBER) | (values < -MAX_ABS_NUMBER)  # NaN is neither
     if not mask.any():
         return
     findings.add(
@@ -1054,7 +1054,9 @@ def latest_date(
     for name, df in frames.items():
         for column in (*_DATED_COLUMNS[name], *(("churn_date",) if name == "customers" else ())):
             s = df[column]
-            value = (s if before is None else s[s < before]).max()
+            value = s.max()
+            if before is not None and pd.notna(value) and value >= before:
+                value = s[s < before].max()
             if pd.notna(value) and (best[0] is None or value > best[0]):
                 best = (value, f"{name}.{column}")
     return best
@@ -1100,11 +1102,16 @@ def infer_usage_period(usage: pd.DataFrame, max_customers: int = 2000) -> str | 
     Looks at up to ``max_customers`` customers, which is plenty and keeps 10M rows fast.
     Returns None when the gaps fit none of them (or there are none).
     """
-    # Codes number the ids in order of first appearance (missing: -1), so these are the rows
-    # of the first ``max_customers`` distinct ids.
-    codes, _ = pd.factorize(usage["customer_id"])
-    first = (codes >= 0) & (codes < max_customers)
-    sub = usage[["customer_id", "date"]][first].dropna()
+    ids = usage["customer_id"]
+    # The first ``max_customers`` distinct ids (in order of appearance) are those of the first
+    # rows that hold that many: found without hashing every one of 10M ids.
+    n = min(len(ids), 50 * max_customers)
+    while True:
+        first = ids.iloc[:n].dropna().drop_duplicates()
+        if len(first) >= max_customers or n >= len(ids):
+            break
+        n = min(len(ids), 4 * n)
+    sub = usage.loc[ids.isin(first.iloc[:max_customers]), ["customer_id", "date"]].dropna()
     sub = sub.drop_duplicates().sort_values(["customer_id", "date"])
     same = sub["customer_id"].eq(sub["customer_id"].shift())
     gaps = sub["date"].diff()[same].dt.days
