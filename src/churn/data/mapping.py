@@ -42,7 +42,8 @@ def map_columns(
     dropped = [c for c in frame.columns if c not in used and c not in out]
     if dropped:
         log.info("%s: columns not in the contract, not used: %s", name, ", ".join(dropped))
-    return pd.DataFrame(out, index=frame.index)
+    # copy=False: the source columns as they are, not copied into one block per dtype.
+    return pd.DataFrame(out, index=frame.index, copy=False)
 
 
 def _reporter(

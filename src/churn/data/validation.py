@@ -52,6 +52,7 @@ from churn.contract import (
     Tables,
     empty_table,
 )
+from churn.data.rowsets import Distinct, duplicated_rows
 from churn.errors import ChurnError
 
 log = logging.getLogger(__name__)
@@ -260,11 +261,34 @@ def strip_unsafe_text(text: str) -> str:
     return _UNSAFE_TEXT.sub("", text)
 
 
-def _strip_unsafe(name: str, frame: pd.DataFrame, findings: Findings) -> pd.DataFrame:
-    """Every id and text column without unsafe characters (``UNSAFE_TEXT_PATTERN``), warned once
-    per column with the count and example rows; done once here, so no output has to."""
+def text_columns(name: str, frame: pd.DataFrame) -> dict[str, Distinct]:
+    """The distinct values of each id and free-text column held as text (``pd.StringDtype``).
+
+    Validation works on these instead of every row (``churn.data.rowsets``): 7M usage rows have
+    100k distinct ids.
+    """
     kinds = {c.name: c.kind for c in SPECS[name].columns}
-    masks: dict[str, pd.Series] = {}
+    out: dict[str, Distinct] = {}
+    for column in frame.columns.unique():
+        if kinds.get(column) in ("id", "string") and isinstance(frame[column], pd.Series):
+            d = Distinct.of(frame[column])
+            if d is not None:
+                out[column] = d
+    return out
+
+
+def _strip_unsafe(
+    name: str, frame: pd.DataFrame, findings: Findings, texts: dict[str, Distinct]
+) -> tuple[pd.DataFrame, dict[str, Distinct]]:
+    """Every id and text column without unsafe characters (``UNSAFE_TEXT_PATTERN``), warned once
+    per column with the count and example rows; done once here, so no output has to.
+
+    ``texts`` (``text_columns`` of the frame) are searched and cleaned once per distinct value;
+    they are returned as they are after the cleaning.
+    """
+    kinds = {c.name: c.kind for c in SPECS[name].columns}
+    masks: dict[str, pd.Series | np.ndarray] = {}
+    texts = dict(texts)
     out = frame
     for column in frame.columns.unique():
         s = frame[column]
@@ -272,15 +296,29 @@ def _strip_unsafe(name: str, frame: pd.DataFrame, findings: Findings) -> pd.Data
             continue
         if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
             continue
-        text = (
-            s.where(s.map(lambda v: isinstance(v, str))).astype("str") if s.dtype == object else s
-        )
-        hit = text.str.contains(UNSAFE_TEXT_PATTERN, regex=True, na=False).astype(bool)
-        if hit.any():
-            if out is frame:
-                out = frame.copy()
-            out[column] = s.mask(hit, text.str.replace(UNSAFE_TEXT_PATTERN, "", regex=True))
-            masks[column] = hit
+        d = texts.get(column)
+        if d is None:
+            text = (
+                s.where(s.map(lambda v: isinstance(v, str))).astype("str")
+                if s.dtype == object
+                else s
+            )
+            hit = text.str.contains(UNSAFE_TEXT_PATTERN, regex=True, na=False).astype(bool)
+            if not hit.any():
+                continue
+            fixed = s.mask(hit, text.str.replace(UNSAFE_TEXT_PATTERN, "", regex=True))
+        else:
+            hit_values = d.values.str.contains(UNSAFE_TEXT_PATTERN, regex=True, na=False)
+            if not hit_values.any():
+                continue
+            hit = d.rows(hit_values)
+            cleaned = d.values.str.replace(UNSAFE_TEXT_PATTERN, "", regex=True)
+            texts[column] = d.map(d.values.mask(hit_values, cleaned))
+            fixed = texts[column].expand(frame.index)
+        if out is frame:
+            out = frame.copy()
+        out[column] = fixed
+        masks[column] = hit
     for column, hit in masks.items():  # after ids are clean, so the examples are too
         findings.warn_rows(
             name,
@@ -290,13 +328,23 @@ def _strip_unsafe(name: str, frame: pd.DataFrame, findings: Findings) -> pd.Data
             hit,
             values=False,
         )
-    return out
+    return out, texts
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
     """Strings stripped, with empty strings as missing."""
     s = s.astype("str").str.strip()
     return s.mask(s == "")
+
+
+def _text_blank_to_na(s: pd.Series, distinct: Distinct) -> tuple[pd.Series, Distinct]:
+    """``_blank_to_na(s)`` done once per distinct value (``distinct`` is the column's), and the
+    result's distinct values; a column that needs no change is returned as it is."""
+    values = _blank_to_na(distinct.values)
+    if values.equals(distinct.values):  # equal dtypes too
+        return s, distinct
+    out = distinct.map(values)
+    return out.expand(s.index), out
 
 
 def coerce_id(s: pd.Series) -> pd.Series:
@@ -435,28 +483,49 @@ def _check_finite(
     name: str, column: str, values: pd.Series, frame: pd.DataFrame, findings: Findings
 ) -> None:
     """``inf`` and absurdly large numbers (1e308) cannot be true, and poison every sum."""
+    mask = (values > MAX_ABS_NUMBER) | (values < -MAX_ABS_NUMBER)  # NaN is neither
+    if not mask.any():
+        return
     findings.add(
         name,
         column,
         f"have an infinite or absurdly large value (beyond +/-{MAX_ABS_NUMBER:.0e})",
         "Fix these values or leave them empty: they are overflows or placeholders.",
         frame=frame.assign(**{column: values}),
-        mask=values.notna() & ~(values.abs() <= MAX_ABS_NUMBER),
+        mask=mask,
         values=True,
     )
 
 
-def _check_padded_ids(name: str, raw: pd.Series, ids: pd.Series, findings: Findings) -> None:
+def _check_padded_ids(
+    name: str, raw: pd.Series, ids: pd.Series, findings: Findings, distinct: Distinct | None
+) -> None:
     """Spaces around an id are stripped (" C1" is C1), with a warning: a join would miss them."""
     if pd.api.types.is_numeric_dtype(raw):
         return
-    padded = ids.notna() & (raw.astype("str") != ids)
+    if distinct is not None:
+        values = distinct.values
+        stripped = _blank_to_na(values)
+        padded = distinct.rows(stripped.notna() & (values.astype("str") != stripped))
+    else:
+        padded = ids.notna() & (raw.astype("str") != ids)
     if padded.any():
         shown = ", ".join(repr(v) for v in raw[padded].drop_duplicates().head(_N_EXAMPLES))
         findings.warn(
             f"{name}.customer_id: {rows(int(padded.sum()))} with spaces around the id, "
             f"stripped (e.g. {shown})."
         )
+
+
+def _coerce_text(
+    name: str, kind: str, s: pd.Series, findings: Findings, distinct: Distinct | None
+) -> tuple[pd.Series, Distinct | None]:
+    """An id or free-text column stripped, blanks missing; with its distinct values after."""
+    if kind == "id":
+        out, after = _text_blank_to_na(s, distinct) if distinct else (coerce_id(s), None)
+        _check_padded_ids(name, s, out, findings, distinct)
+        return out, after
+    return _text_blank_to_na(s, distinct) if distinct else (_blank_to_na(s), None)
 
 
 def coerce_table(
@@ -472,9 +541,23 @@ def coerce_table(
     reported as problems and returned as masks, so later checks do not report them again as
     missing.
     """
+    frame = frame.reset_index(drop=True)
+    df, unparsed, _ = _coerce_table(name, frame, date_formats, findings, text_columns(name, frame))
+    return df, unparsed
+
+
+def _coerce_table(
+    name: str,
+    frame: pd.DataFrame,
+    date_formats: Mapping[str, str],
+    findings: Findings,
+    texts: dict[str, Distinct],
+) -> tuple[pd.DataFrame, dict[str, pd.Series], dict[str, Distinct]]:
+    """``coerce_table`` of a frame with a RangeIndex and its ``text_columns``, which are
+    returned as they are in the result."""
     spec = SPECS[name]
     n = len(frame)
-    frame = _strip_unsafe(name, frame.reset_index(drop=True), findings)
+    frame, texts = _strip_unsafe(name, frame, findings, texts)
     cols: dict[str, pd.Series] = {}
     unparsed: dict[str, pd.Series] = {}
     kinds = {c.name: c.kind for c in spec.columns}
@@ -485,9 +568,10 @@ def coerce_table(
             cols[column] = empty_table(name)[column].reindex(range(n))
             continue
         s = frame[column]
-        if kind == "id":
-            cols[column] = coerce_id(s)
-            _check_padded_ids(name, s, cols[column], findings)
+        if kind in ("id", "string"):
+            cols[column], after = _coerce_text(name, kind, s, findings, texts.get(column))
+            if after is not None:
+                texts[column] = after
         elif kind == "datetime":
             fmt = date_formats.get(column)
             cols[column], bad = coerce_datetime(s, fmt, name, column, findings)
@@ -500,7 +584,7 @@ def coerce_table(
                 name, column, "have an unparseable date", hint, frame=frame, mask=bad, values=True
             )
             unparsed[column] = bad
-        elif kind == "number":
+        else:  # a number
             cols[column], bad = coerce_number(s)
             _check_finite(name, column, cols[column], frame, findings)
             if bad.any():
@@ -515,40 +599,28 @@ def coerce_table(
                     values=True,
                 )
             unparsed[column] = bad
-        else:
-            cols[column] = _blank_to_na(s)
-    return pd.DataFrame(cols, index=pd.RangeIndex(n)), unparsed
+    # copy=False: the columns as they are, not copied into one block per dtype.
+    return pd.DataFrame(cols, index=pd.RangeIndex(n), copy=False), unparsed, texts
 
 
 # --- checks ------------------------------------------------------------------------------------
 
 
-#: The columns that identify a row; exact duplicates always share them.
-_KEYS = {
-    "customers": ("customer_id",),
-    "interactions": ("customer_id", "timestamp"),
-    "nps": ("customer_id", "timestamp", "sent_at"),
-    "usage": ("customer_id", "date"),
-    "account_history": ("customer_id", "valid_from"),
-}
-
-
-def _drop_exact_duplicates(name: str, df: pd.DataFrame, findings: Findings) -> pd.DataFrame:
-    key = [c for c in _KEYS[name] if c in df.columns]
-    # Hashing a few key columns first and whole rows only where keys repeat halves the cost on
-    # 10M usage rows; exact duplicates are necessarily among the rows whose keys repeat.
-    candidates = df.duplicated(key, keep=False) if key else pd.Series(True, index=df.index)
-    if not candidates.any():
-        return df
-    dup = pd.Series(False, index=df.index)
-    dup[candidates] = df.loc[candidates].duplicated()
+def _drop_exact_duplicates(
+    name: str, df: pd.DataFrame, texts: dict[str, Distinct], findings: Findings
+) -> tuple[pd.DataFrame, dict[str, Distinct]]:
+    """The frame without rows that repeat an earlier one exactly (warned), and its
+    ``text_columns`` for the rows kept."""
+    # By row hash: pandas compares only the rows whose hash repeats (churn.data.rowsets).
+    dup = duplicated_rows(df, known=texts)
     if dup.any():
         findings.warn(
             f"{name}: dropped {rows(int(dup.sum()))} duplicating another row exactly "
             f"(e.g. {', '.join(examples(df, dup))})."
         )
-        df = df.loc[~dup].reset_index(drop=True)
-    return df
+        df = df[~dup].reset_index(drop=True)  # [mask], not .loc[mask]: 2x faster here
+        texts = {column: d.select(~dup) for column, d in texts.items()}
+    return df, texts
 
 
 def _check_range(name: str, column: str, df: pd.DataFrame, findings: Findings) -> None:
@@ -702,8 +774,11 @@ def _check_event_table(
     unparsed: Mapping[str, pd.Series],
     customer_ids: pd.Series | None,
     findings: Findings,
+    ids: Distinct | None = None,
 ) -> pd.DataFrame:
-    """Check one event table; returns it with handleable issues handled (see module doc)."""
+    """Check one event table; returns it with handleable issues handled (see module doc).
+
+    ``ids``: the distinct values of its customer_id column, when held as text."""
     time_col = "date" if name == "usage" else "timestamp"
     if name == "nps":
         _check_nps_times(df, unparsed, findings)
@@ -721,10 +796,10 @@ def _check_event_table(
     if name == "interactions":
         df = _check_interactions(df, findings)
     if name == "usage":
-        _check_usage_rows(df, findings)
+        _check_usage_rows(df, findings, ids)
     if customer_ids is None:
         return df
-    return _check_customer_ids(name, df, customer_ids, findings)
+    return _check_customer_ids(name, df, customer_ids, findings, ids)
 
 
 def _check_history(
@@ -732,11 +807,15 @@ def _check_history(
     customers: pd.DataFrame,
     customer_ids: pd.Series | None,
     findings: Findings,
+    ids: Distinct | None = None,
 ) -> pd.DataFrame:
     """Check ``account_history``: one row per customer and valid_from, plausible values, and
     how the history covers the customers (see ``contract.ACCOUNT_HISTORY``)."""
     t = "account_history"
-    dup = df["customer_id"].notna() & df.duplicated(["customer_id", "valid_from"], keep=False)
+    known = {"customer_id": ids} if ids is not None else None
+    dup = df["customer_id"].notna() & duplicated_rows(
+        df, ["customer_id", "valid_from"], keep=False, known=known
+    )
     findings.add(
         t,
         "valid_from",
@@ -767,7 +846,7 @@ def _check_history(
     )
     if customer_ids is None:
         return df
-    df = _check_customer_ids(t, df, customer_ids, findings)
+    df = _check_customer_ids(t, df, customer_ids, findings, ids)
     _warn_history_coverage(df, customers, findings)
     return df
 
@@ -868,7 +947,7 @@ def _check_interactions(df: pd.DataFrame, findings: Findings) -> pd.DataFrame:
     return df
 
 
-def _check_usage_rows(df: pd.DataFrame, findings: Findings) -> None:
+def _check_usage_rows(df: pd.DataFrame, findings: Findings, ids: Distinct | None = None) -> None:
     """At least one metric, none negative, one row per customer and period."""
     name = "usage"
     metrics = usage_metric_columns(df)
@@ -890,7 +969,10 @@ def _check_usage_rows(df: pd.DataFrame, findings: Findings) -> None:
             mask=df[m] < 0,
             values=True,
         )
-    repeated = df["date"].notna() & df.duplicated(["customer_id", "date"], keep=False)
+    known = {"customer_id": ids} if ids is not None else None
+    repeated = df["date"].notna() & duplicated_rows(
+        df, ["customer_id", "date"], keep=False, known=known
+    )
     findings.add(
         name,
         "date",
@@ -902,24 +984,37 @@ def _check_usage_rows(df: pd.DataFrame, findings: Findings) -> None:
 
 
 def _check_customer_ids(
-    name: str, df: pd.DataFrame, customer_ids: pd.Series, findings: Findings
+    name: str,
+    df: pd.DataFrame,
+    customer_ids: pd.Series,
+    findings: Findings,
+    ids: Distinct | None = None,
 ) -> pd.DataFrame:
-    """Rows of unknown customers: dropped (warned) when few, else a problem."""
+    """Rows of unknown customers: dropped (warned) when few, else a problem.
+
+    ``ids``: the distinct values of ``df.customer_id``, when held as text."""
     # Distinct ids first: 10M usage rows have only as many ids as there are customers.
     # As object arrays: pandas 3.1's isin on Arrow-backed strings loops in Python over the
     # values (0.6 s for 100k ids); the object hash table takes 0.1 s.
-    seen = pd.Series(df["customer_id"].dropna().unique()).astype(object)
-    strangers = seen[~seen.isin(customer_ids.astype(object))]
-    if strangers.empty:
-        return df
-    unknown = df["customer_id"].isin(strangers)
+    known = customer_ids.astype(object)
+    if ids is not None:
+        stranger = ids.values.notna() & ~ids.values.astype(object).isin(known)
+        if not stranger.any():
+            return df
+        unknown = ids.rows(stranger)
+    else:
+        seen = pd.Series(df["customer_id"].dropna().unique()).astype(object)
+        strangers = seen[~seen.isin(known)]
+        if strangers.empty:
+            return df
+        unknown = df["customer_id"].isin(strangers)
     n_unknown = int(unknown.sum())
     if n_unknown <= UNKNOWN_CUSTOMER_TOLERANCE * len(df):
         findings.warn(
             f"{name}.customer_id: dropped {rows(n_unknown)} of customers not in customers "
             f"(e.g. {', '.join(examples(df, unknown))})."
         )
-        return df.loc[~unknown].reset_index(drop=True)
+        return df[~unknown].reset_index(drop=True)
     findings.add(
         name,
         "customer_id",
@@ -950,12 +1045,18 @@ _DATED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def latest_date(frames: Mapping[str, pd.DataFrame]) -> tuple[pd.Timestamp | None, str | None]:
-    """The latest date in the tables' dated columns, and where it is."""
+def latest_date(
+    frames: Mapping[str, pd.DataFrame], before: pd.Timestamp | None = None
+) -> tuple[pd.Timestamp | None, str | None]:
+    """The latest date in the tables' dated columns (only those ``before`` it, if given), and
+    where it is."""
     best: tuple[pd.Timestamp | None, str | None] = (None, None)
     for name, df in frames.items():
         for column in (*_DATED_COLUMNS[name], *(("churn_date",) if name == "customers" else ())):
-            value = df[column].max()
+            s = df[column]
+            value = s.max()
+            if before is not None and pd.notna(value) and value >= before:
+                value = s[s < before].max()
             if pd.notna(value) and (best[0] is None or value > best[0]):
                 best = (value, f"{name}.{column}")
     return best
@@ -1001,8 +1102,16 @@ def infer_usage_period(usage: pd.DataFrame, max_customers: int = 2000) -> str | 
     Looks at up to ``max_customers`` customers, which is plenty and keeps 10M rows fast.
     Returns None when the gaps fit none of them (or there are none).
     """
-    ids = usage["customer_id"].dropna().drop_duplicates().iloc[:max_customers]
-    sub = usage.loc[usage["customer_id"].isin(ids), ["customer_id", "date"]].dropna()
+    ids = usage["customer_id"]
+    # The first ``max_customers`` distinct ids (in order of appearance) are those of the first
+    # rows that hold that many: found without hashing every one of 10M ids.
+    n = min(len(ids), 50 * max_customers)
+    while True:
+        first = ids.iloc[:n].dropna().drop_duplicates()
+        if len(first) >= max_customers or n >= len(ids):
+            break
+        n = min(len(ids), 4 * n)
+    sub = usage.loc[ids.isin(first.iloc[:max_customers]), ["customer_id", "date"]].dropna()
     sub = sub.drop_duplicates().sort_values(["customer_id", "date"])
     same = sub["customer_id"].eq(sub["customer_id"].shift())
     gaps = sub["date"].diff()[same].dt.days
@@ -1064,8 +1173,12 @@ def _check_tables(
             out[table] = coerce_table(table, raw, {}, findings)[0]
             continue
         # Exact duplicates are dropped on the source values, before any check counts them twice.
-        raw = _drop_exact_duplicates(table, raw.reset_index(drop=True), findings)
-        df, unparsed = coerce_table(table, raw, date_formats.get(table, {}), findings)
+        raw = raw.reset_index(drop=True)
+        raw, texts = _drop_exact_duplicates(table, raw, text_columns(table, raw), findings)
+        df, unparsed, texts = _coerce_table(
+            table, raw, date_formats.get(table, {}), findings, texts
+        )
+        ids = texts.get("customer_id")  # for the checks of id repeats and unknown ids
         _check_missing(table, df, unparsed, raw.columns, findings)
         if table == "customers":
             if churn_definition == "date" and "churn_date" not in raw.columns:
@@ -1080,9 +1193,9 @@ def _check_tables(
             if "customer_id" in raw.columns:
                 known_ids = df["customer_id"].dropna()
         elif table == "account_history":
-            df = _check_history(df, out["customers"], known_ids, findings)
+            df = _check_history(df, out["customers"], known_ids, findings, ids)
         else:
-            df = _check_event_table(table, df, unparsed, known_ids, findings)
+            df = _check_event_table(table, df, unparsed, known_ids, findings, ids)
         out[table] = df
     return out
 
@@ -1111,15 +1224,7 @@ def _check_extraction_gap(
 ) -> None:
     """An extraction date long after the last record: every customer would look inactive."""
     # Only what is before it: a scheduled churn_date after it is no record of activity.
-    dated = {
-        name: (*cols, "churn_date") if name == "customers" else cols
-        for name, cols in _DATED_COLUMNS.items()
-    }
-    before = {
-        name: pd.DataFrame({c: df[c].where(df[c] < extraction_date) for c in dated[name]})
-        for name, df in out.items()
-    }
-    latest, where = latest_date(before)
+    latest, where = latest_date(out, before=extraction_date)
     if latest is None:
         return
     gap = (extraction_date - latest).days
