@@ -21,6 +21,7 @@ from churn.features.registry import (
     ACCOUNT_CONTEXT,
     BEHAVIOUR,
     CONTEXT,
+    FEATURE_SETS,
     REGISTRY,
     Feature,
     FeatureColumn,
@@ -28,6 +29,7 @@ from churn.features.registry import (
     expand,
     feature_names,
     lookup,
+    select,
 )
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "BEHAVIOUR",
     "CONTEXT",
     "FAMILIES",
+    "FEATURE_SETS",
     "REGISTRY",
     "Feature",
     "FeatureColumn",
@@ -52,4 +55,5 @@ __all__ = [
     "lookup",
     "registry_frame",
     "render_reason",
+    "select",
 ]
