@@ -94,7 +94,16 @@ class Backend:
         return self.con.table(name)
 
     def execute(self, expr: Any) -> pd.DataFrame:
-        """Run ``expr`` and return its rows as pandas (missing values as NaN / NaT)."""
+        """Run ``expr`` and return its rows as pandas (missing values as NaN / NaT).
+
+        DuckDB's result comes through Arrow, converted column by column with its validity
+        mask (a float NULL becomes NaN, an integer column with NULLs float64): Ibis's own
+        ``execute`` turns every column holding a NULL into Python objects first
+        (``to_pylist``), which was a fifth of the engine's time.
+        """
+        if self.session is None:
+            table = self.con.to_pyarrow(expr)
+            return table.to_pandas(split_blocks=True, self_destruct=True)
         return self.con.execute(expr)
 
     def release(self) -> None:
