@@ -834,64 +834,76 @@ class _InForce:
 
     No ASOF join: the rows are ordered by when they became known, a running maximum of
     ``valid_from`` marks the rows that took over (a late-recorded backdated row does not
-    override a later one), their values are carried forward, and ``pandas.merge_asof`` on
-    sorted frames (strictly before) picks the latest for each row; in SQL or Spark the same is a
-    range join ``avail < at`` with a ``row_number`` per snapshot row.
+    override a later one), their values are carried forward, and a binary search on sorted
+    keys (customer, then instant; strictly before) picks the latest for each row, the last of
+    rows known at the same instant (the one with the latest ``valid_from``), as
+    ``pandas.merge_asof`` would; in SQL or Spark the same is a range join ``avail < at`` with
+    a ``row_number`` per snapshot row. Customers are integer codes shared by the spine and the
+    history, so no lookup compares strings.
     """
 
     def __init__(self, history: pd.DataFrame | None, work: pd.DataFrame) -> None:
         self.history = history if history is not None else pd.DataFrame()
         self.work = work
-        self._rows: dict[str, pd.DataFrame] = {}
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        ids = work["customer_id"].to_numpy()
+        theirs = self.history["customer_id"].astype("str").to_numpy() if len(self.history) else []
+        codes, _ = pd.factorize(np.concatenate([ids, np.asarray(theirs, dtype=object)]))
+        self._codes, self._history_codes = codes[: len(ids)], codes[len(ids) :]
 
     def __call__(self, attr: str, days_before: int = 0) -> np.ndarray:
-        at = (self.work["as_of"] - pd.Timedelta(days=days_before)).astype(_US)
-        left = pd.DataFrame(
-            {"customer_id": self.work["customer_id"].to_numpy(), "at": at.to_numpy()}
-        )
-        left["_pos"] = np.arange(len(left))
+        at = (self.work["as_of"] - pd.Timedelta(days=days_before)).to_numpy().astype(_US)
         if attr not in self._rows:
             self._rows[attr] = self._known(attr)
-        rows = self._rows[attr]
-        if rows.empty:
-            return np.full(len(left), np.nan, dtype=object if attr in _TEXT_ATTRS else "float64")
-        got = pd.merge_asof(
-            left.sort_values("at", kind="stable"),
-            rows,
-            left_on="at",
-            right_on="avail",
-            by="customer_id",
-            allow_exact_matches=False,
-            direction="backward",
-        ).sort_values("_pos")
-        out = got["value"].to_numpy()
-        return out if attr in _TEXT_ATTRS else out.astype("float64")
+        code, avail, value = self._rows[attr]
+        text = attr in _TEXT_ATTRS
+        out = np.full(len(at), np.nan, dtype=object if text else "float64")
+        if not len(code):
+            return out
+        # One sortable integer key per (customer, instant): instants replaced by their rank
+        # among the history's instants and the snapshot instants (exact, and small).
+        at_us, avail_us = at.astype("int64"), avail.astype("int64")
+        instants = np.unique(np.concatenate([avail_us, np.unique(at_us)]))
+        width = np.int64(len(instants) + 1)
+        key = code * width + np.searchsorted(instants, avail_us)
+        want = self._codes.astype("int64") * width + np.searchsorted(instants, at_us)
+        # The last row whose key is strictly below: same customer and known strictly before.
+        pos = np.searchsorted(key, want, side="left") - 1
+        hit = pos >= 0
+        hit[hit] = code[pos[hit]] == self._codes[hit]
+        out[hit] = value[pos[hit]]
+        return out
 
-    def _known(self, attr: str) -> pd.DataFrame:
-        """The rows carrying ``attr``, keyed by when each became known (``avail``), each with
-        the value in force from then on, sorted by ``avail``."""
+    def _known(self, attr: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows carrying ``attr``: customer codes, when each became known (``avail``) and
+        the value in force from then on, sorted by customer, ``avail`` and ``valid_from``."""
         h = self.history
         if attr not in h or h.empty:
-            return pd.DataFrame(columns=["customer_id", "avail", "value"])
+            return np.zeros(0, "int64"), np.zeros(0, _US), np.zeros(0)
         valid = _ts(h, "valid_from")
         rec = _ts(h, "recorded_at").fillna(valid)
         value = h[attr].astype("str") if attr in _TEXT_ATTRS else _num(h, attr)
         rows = pd.DataFrame(
             {
-                "customer_id": h["customer_id"].astype("str"),
+                "code": self._history_codes.astype("int64"),
                 "avail": np.maximum(valid, rec),
                 "valid": valid,
                 "value": value.where(h[attr].notna()),
             }
         )
         rows = rows.dropna(subset=["avail", "value"])
-        rows = rows.sort_values(["customer_id", "avail", "valid"], kind="stable")
+        rows = rows.sort_values(["code", "avail", "valid"], kind="stable")
         # The row with the latest valid_from so far (per customer, in the order rows became
         # known) holds the value; the first row of a customer always leads, so ffill stays inside
         # each customer.
-        lead = rows["valid"] >= rows.groupby("customer_id")["valid"].cummax()
-        rows["value"] = rows["value"].where(lead).ffill()
-        return rows[["customer_id", "avail", "value"]].sort_values("avail", kind="stable")
+        lead = rows["valid"] >= rows.groupby("code")["valid"].cummax()
+        held = rows["value"].where(lead).ffill()
+        dtype = object if attr in _TEXT_ATTRS else "float64"
+        return (
+            rows["code"].to_numpy(),
+            rows["avail"].to_numpy().astype(_US),
+            held.to_numpy(dtype=dtype),
+        )
 
 
 _TEXT_ATTRS = ("plan", "segment", "region")
