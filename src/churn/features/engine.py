@@ -409,9 +409,30 @@ def _event_features(
             for chunk, chunk_tables in _chunks(work, tables, n_parts, _tables_for(families)):
                 # Prepared per chunk: only one chunk's copy of the event tables exists at a time.
                 events = _prepare_events(chunk_tables, spec, families)
+                chunk, events = _coded(chunk, events)
                 store.put(_chunk_features(chunk, events, spec, advance, backend, families, need))
     finally:
         backend.release()
+
+
+def _coded(chunk: pd.DataFrame, events: _Events) -> tuple[pd.DataFrame, _Events]:
+    """The chunk and its events with ``customer_id`` as integer codes of the chunk's customers,
+    without the events of customers the chunk does not hold (they never join a spine row).
+
+    Every join, partition and sort of the engine is on ``customer_id``: on integers they cost
+    a fraction of what they do on strings. No value depends on the code itself.
+    """
+    ids = pd.Index(pd.unique(chunk["customer_id"]))
+
+    def coded(frame: pd.DataFrame) -> pd.DataFrame:
+        if "customer_id" not in frame:
+            return frame
+        code = ids.get_indexer(frame["customer_id"])
+        keep = code >= 0
+        return frame[keep].assign(customer_id=code[keep]).reset_index(drop=True)
+
+    tables = {k: coded(getattr(events, k)) for k in ("interactions", "nps", "usage", "balance")}
+    return coded(chunk), replace(events, **tables)
 
 
 def _tables_for(families: Sequence[str]) -> tuple[str, ...]:
