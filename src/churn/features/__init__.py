@@ -15,6 +15,7 @@ from churn.features.engine import (
     FeatureSpec,
     activity_columns,
     build_features,
+    iter_features,
     usage_visible_from,
 )
 from churn.features.registry import (
@@ -52,6 +53,7 @@ __all__ = [
     "expand",
     "feature_names",
     "feature_catalogue",
+    "iter_features",
     "lookup",
     "registry_frame",
     "render_reason",

@@ -358,6 +358,57 @@ def build_features(
     return store.finish(out, spec)
 
 
+def iter_features(
+    spine: pd.DataFrame,
+    tables: Tables,
+    spec: FeatureSpec | None = None,
+    progress: bool = False,
+    engine: EngineSettings | None = None,
+    only: str | Sequence[str] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`build_features`, one customer chunk at a time, so that the whole frame never
+    exists: each frame holds every spine row of the chunk's customers (all their dates), in
+    spine order and with the spine's index; together they are ``build_features``' rows, each
+    once, grouped by chunk (``pd.concat(...).sort_index()`` on a unique index equals it).
+
+    With the cross-sectional percentiles (``act_*_pct``, which rank every customer of a date)
+    asked for, the chunks cannot be ranked apart: the whole frame comes as one.
+    """
+    out = _checked_spine(spine)
+    spec = spec if spec is not None else FeatureSpec.from_tables(tables)
+    try:
+        columns = select(spec, only)
+    except KeyError as exc:
+        raise ChurnError(str(exc.args[0])) from None
+    need = _needed(columns)
+    if out.empty or (spec.activity_history and need & set(PERCENTILES)):
+        yield build_features(spine, tables, spec, progress, engine, only)
+        return
+    work = _work(out)
+    families = [f for f, prefixes in _FAMILIES.items() if any(n.startswith(prefixes) for n in need)]
+    n_parts = _n_parts(work, tables, spec)
+    backend = connect(engine)
+    try:
+        with _progress_bar(progress, n_parts * max(len(families), 1)) as advance:
+            for chunk, chunk_tables in _chunks(work, tables, n_parts, _tables_for(families)):
+                rows = chunk["_row"].to_numpy()
+                local = chunk.assign(_row=np.arange(len(chunk), dtype="int64"))
+                store = _Store(len(local), columns, hidden=need - {c.name for c in columns})
+                if any(n.startswith("acct_") for n in need):
+                    history = tables.account_history
+                    store.put(_account_features(local, tables.customers, spec, history, need))
+                if families:
+                    events = _prepare_events(chunk_tables, spec, families)
+                    coded, events = _coded(local, events)
+                    store.put(
+                        _chunk_features(coded, events, spec, advance, backend, families, need)
+                    )
+                    backend.release()
+                yield store.finish(out.iloc[rows], spec)
+    finally:
+        backend.release()
+
+
 #: The event families and the feature-name prefixes each computes.
 _FAMILIES: dict[str, tuple[str, ...]] = {
     "interactions": ("int_",),
@@ -411,6 +462,7 @@ def _event_features(
                 events = _prepare_events(chunk_tables, spec, families)
                 chunk, events = _coded(chunk, events)
                 store.put(_chunk_features(chunk, events, spec, advance, backend, families, need))
+                backend.release()
     finally:
         backend.release()
 
@@ -1016,6 +1068,8 @@ class _Engine:
         self.balance_t = self._table(events.balance)
 
         self._cache: dict[str, Any] = {}
+        self._spine_of: pd.DataFrame | None = None
+        self._spine_t: Any = None
 
     def wants(self, *names: str) -> bool:
         """Whether any of the columns ``names`` is asked for."""
@@ -1025,7 +1079,7 @@ class _Engine:
         # A table no asked-for family reads is never prepared (no columns) nor registered.
         if not len(frame.columns):
             return None
-        return self.backend.table(frame, keep=self.materialise)
+        return self.backend.table(frame, keep=True if self.materialise else None)
 
     def _cached(self, name: str, build: Callable[[], Any]) -> Any:
         """Keep a running-total table once (numbered, see ``_asof``); every chunk reuses it."""
@@ -1041,7 +1095,11 @@ class _Engine:
         self.backend.release()
 
     def _spine(self, chunk: pd.DataFrame) -> Any:
-        return self.backend.table(chunk[["customer_id", "as_of", "_row"]])
+        # One table per chunk (an engine serves one chunk), shared by every family's queries.
+        if self._spine_of is not chunk:
+            self._spine_t = self.backend.table(chunk[["customer_id", "as_of", "_row"]])
+            self._spine_of = chunk
+        return self._spine_t
 
     @staticmethod
     def _bounds(chunk: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
