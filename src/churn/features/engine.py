@@ -387,6 +387,7 @@ def iter_features(
     work = _work(out)
     families = [f for f, prefixes in _FAMILIES.items() if any(n.startswith(prefixes) for n in need)]
     n_parts = _n_parts(work, tables, spec)
+    dates = work["as_of"].unique()
     backend = connect(engine)
     try:
         with _progress_bar(progress, n_parts * max(len(families), 1)) as advance:
@@ -401,7 +402,9 @@ def iter_features(
                     events = _prepare_events(chunk_tables, spec, families)
                     coded, events = _coded(local, events)
                     store.put(
-                        _chunk_features(coded, events, spec, advance, backend, families, need)
+                        _chunk_features(
+                            coded, events, spec, advance, backend, families, need, dates
+                        )
                     )
                     backend.release()
                 yield store.finish(out.iloc[rows], spec)
@@ -454,6 +457,7 @@ def _event_features(
     families, need = wanted
     progress, engine = how
     n_parts = _n_parts(work, tables, spec)
+    dates = work["as_of"].unique()
     backend = connect(engine)
     try:
         with _progress_bar(progress, n_parts * len(families)) as advance:
@@ -461,7 +465,9 @@ def _event_features(
                 # Prepared per chunk: only one chunk's copy of the event tables exists at a time.
                 events = _prepare_events(chunk_tables, spec, families)
                 chunk, events = _coded(chunk, events)
-                store.put(_chunk_features(chunk, events, spec, advance, backend, families, need))
+                store.put(
+                    _chunk_features(chunk, events, spec, advance, backend, families, need, dates)
+                )
                 backend.release()
     finally:
         backend.release()
@@ -712,10 +718,12 @@ def _chunk_features(
     backend: Backend,
     families: Sequence[str] = tuple(_FAMILIES),
     need: frozenset[str] | None = None,
+    dates: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The event features ``need`` names (``None``: all) of one chunk of the spine, from the
-    ``families`` that compute them, on an engine holding only the chunk's events."""
-    engine = _Engine(events, spec, materialise=False, backend=backend, need=need)
+    ``families`` that compute them, on an engine holding only the chunk's events; ``dates``:
+    the whole spine's snapshot dates (every chunk then runs the same queries)."""
+    engine = _Engine(events, spec, materialise=False, backend=backend, need=need, dates=dates)
     run: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
         "interactions": engine.interactions,
         "nps": engine.nps,
@@ -1051,6 +1059,7 @@ class _Engine:
         materialise: bool = True,
         backend: Backend | None = None,
         need: frozenset[str] | None = None,
+        dates: np.ndarray | None = None,
     ) -> None:
         import ibis
 
@@ -1062,10 +1071,11 @@ class _Engine:
         self.need = need
         # With one chunk every table is read once, so keeping a copy buys nothing.
         self.materialise = materialise
-        self.inter = self._table(events.interactions)
-        self.nps_t = self._table(events.nps)
-        self.usage_t = self._table(events.usage)
-        self.balance_t = self._table(events.balance)
+        self.dates = dates
+        self.inter = self._table(events.interactions, "interactions")
+        self.nps_t = self._table(events.nps, "nps")
+        self.usage_t = self._table(events.usage, "usage")
+        self.balance_t = self._table(events.balance, "balance")
 
         self._cache: dict[str, Any] = {}
         self._spine_of: pd.DataFrame | None = None
@@ -1075,11 +1085,11 @@ class _Engine:
         """Whether any of the columns ``names`` is asked for."""
         return self.need is None or any(n in self.need for n in names)
 
-    def _table(self, frame: pd.DataFrame) -> Any:
+    def _table(self, frame: pd.DataFrame, role: str) -> Any:
         # A table no asked-for family reads is never prepared (no columns) nor registered.
         if not len(frame.columns):
             return None
-        return self.backend.table(frame, keep=True if self.materialise else None)
+        return self.backend.table(frame, keep=True if self.materialise else None, role=role)
 
     def _cached(self, name: str, build: Callable[[], Any]) -> Any:
         """Keep a running-total table once (numbered, see ``_asof``); every chunk reuses it."""
@@ -1097,13 +1107,21 @@ class _Engine:
     def _spine(self, chunk: pd.DataFrame) -> Any:
         # One table per chunk (an engine serves one chunk), shared by every family's queries.
         if self._spine_of is not chunk:
-            self._spine_t = self.backend.table(chunk[["customer_id", "as_of", "_row"]])
+            self._spine_t = self.backend.table(
+                chunk[["customer_id", "as_of", "_row"]], role="spine"
+            )
             self._spine_of = chunk
         return self._spine_t
 
-    @staticmethod
-    def _bounds(chunk: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
-        return pd.Timestamp(chunk["as_of"].min()), pd.Timestamp(chunk["as_of"].max())
+    def _dates(self, chunk: pd.DataFrame) -> np.ndarray:
+        """The snapshot dates the queries are written for: the whole spine's when known (so
+        every chunk runs the same SQL), else the chunk's."""
+        return self.dates if self.dates is not None else chunk["as_of"].unique()
+
+    def _bounds(self, chunk: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+        # Only prunes events no snapshot can see: the spine's bounds serve every chunk.
+        dates = self._dates(chunk)
+        return pd.Timestamp(dates.min()), pd.Timestamp(dates.max())
 
     def _asof(self, spine: Any, cum: Any, cols: Sequence[str]) -> Any:
         """For each spine row, the values of the last ``cum`` row with ``key < as_of``.
@@ -1158,7 +1176,7 @@ class _Engine:
         ibis = self.ibis
         s = self._spine(chunk)
         cols = list(ops)
-        dates = chunk["as_of"].unique()
+        dates = self._dates(chunk)
         if len(dates) == 1:
             raw = stream()
             cut = ibis.literal(pd.Timestamp(dates[0]).to_pydatetime())
