@@ -347,11 +347,9 @@ def build_features(
         return _finish(out, pd.DataFrame(index=pd.RangeIndex(0)), spec, columns)
     work = _work(out)
     store = _Store(len(out), columns, hidden=need - {c.name for c in columns})
-    if any(n.startswith("acct_") for n in need):
-        store.put(_account_features(work, tables.customers, spec, tables.account_history, need))
-    families = [f for f, prefixes in _FAMILIES.items() if any(n.startswith(prefixes) for n in need)]
-    if families:
-        _event_features(work, tables, spec, store, (families, need), (progress, engine))
+    for _, parts in _each_chunk(work, tables, spec, need, (progress, engine)):
+        for part in parts:
+            store.put(part)
     if spec.activity_history and need & set(PERCENTILES):
         # Across chunks: a percentile ranks every spine row of the same as_of.
         store.put(cohort_percentiles(store.numeric(PERCENTILES.values()), work["as_of"]))
@@ -385,31 +383,13 @@ def iter_features(
         yield build_features(spine, tables, spec, progress, engine, only)
         return
     work = _work(out)
-    families = [f for f, prefixes in _FAMILIES.items() if any(n.startswith(prefixes) for n in need)]
-    n_parts = _n_parts(work, tables, spec)
-    dates = work["as_of"].unique()
-    backend = connect(engine)
-    try:
-        with _progress_bar(progress, n_parts * max(len(families), 1)) as advance:
-            for chunk, chunk_tables in _chunks(work, tables, n_parts, _tables_for(families)):
-                rows = chunk["_row"].to_numpy()
-                local = chunk.assign(_row=np.arange(len(chunk), dtype="int64"))
-                store = _Store(len(local), columns, hidden=need - {c.name for c in columns})
-                if any(n.startswith("acct_") for n in need):
-                    history = tables.account_history
-                    store.put(_account_features(local, tables.customers, spec, history, need))
-                if families:
-                    events = _prepare_events(chunk_tables, spec, families)
-                    coded, events = _coded(local, events)
-                    store.put(
-                        _chunk_features(
-                            coded, events, spec, advance, backend, families, need, dates
-                        )
-                    )
-                    backend.release()
-                yield store.finish(out.iloc[rows], spec)
-    finally:
-        backend.release()
+    for chunk, parts in _each_chunk(work, tables, spec, need, (progress, engine)):
+        rows = chunk["_row"].to_numpy()
+        store = _Store(len(rows), columns, hidden=need - {c.name for c in columns})
+        for part in parts:
+            # Every part is indexed by the chunk's rows in chunk order: renumbered from 0.
+            store.put(part.reindex(rows).set_axis(np.arange(len(rows))))
+        yield store.finish(out.iloc[rows], spec)
 
 
 #: The event families and the feature-name prefixes each computes.
@@ -445,32 +425,52 @@ def _work(out: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _event_features(
+def _each_chunk(
     work: pd.DataFrame,
     tables: Tables,
     spec: FeatureSpec,
-    store: _Store,
-    wanted: tuple[list[str], frozenset[str]],
+    need: frozenset[str],
     how: tuple[bool, EngineSettings | None],
-) -> None:
-    """The event families ``wanted`` names, chunk by chunk of customers, into ``store``."""
-    families, need = wanted
+) -> Iterator[tuple[pd.DataFrame, list[pd.DataFrame]]]:
+    """Per customer chunk of the spine: its rows of ``work`` and the frames of the columns
+    ``need`` names (account, then event families), each indexed by the chunk's ``_row``.
+
+    Only one chunk's tables, events and features exist at a time; the customers table is
+    validated once and the account history cut by chunk like the events.
+    """
     progress, engine = how
+    families = [f for f, prefixes in _FAMILIES.items() if any(n.startswith(prefixes) for n in need)]
+    account = any(n.startswith("acct_") for n in need)
+    cust = _customer_frame(tables.customers) if account else None
+    history = tables.account_history
+    names = _tables_for(families)
+    if account and history is not None and "customer_id" in history and len(history):
+        names += ("account_history",)
     n_parts = _n_parts(work, tables, spec)
     dates = work["as_of"].unique()
-    backend = connect(engine)
+    backend = connect(engine) if families else None
     try:
-        with _progress_bar(progress, n_parts * len(families)) as advance:
-            for chunk, chunk_tables in _chunks(work, tables, n_parts, _tables_for(families)):
-                # Prepared per chunk: only one chunk's copy of the event tables exists at a time.
-                events = _prepare_events(chunk_tables, spec, families)
-                chunk, events = _coded(chunk, events)
-                store.put(
-                    _chunk_features(chunk, events, spec, advance, backend, families, need, dates)
-                )
-                backend.release()
+        with _progress_bar(progress, n_parts * max(len(families), 1)) as advance:
+            for chunk, part in _chunks(work, tables, n_parts, names):
+                parts = []
+                if account:
+                    hist = part.account_history
+                    parts.append(_account_features(chunk, cust, spec, hist, need))
+                if backend is not None:
+                    # Prepared per chunk: only one chunk's copy of the events exists at a time.
+                    events = _prepare_events(part, spec, families)
+                    coded, events = _coded(chunk, events)
+                    frame = _chunk_features(
+                        coded, events, spec, advance, backend, families, need, dates
+                    )
+                    backend.release()
+                    parts.append(frame)
+                elif account:
+                    advance("account")
+                yield chunk, parts
     finally:
-        backend.release()
+        if backend is not None:
+            backend.release()
 
 
 def _coded(chunk: pd.DataFrame, events: _Events) -> tuple[pd.DataFrame, _Events]:
@@ -834,13 +834,9 @@ class _progress_bar:
 # --------------------------------------------------------------------------------------------
 
 
-def _account_features(
-    work: pd.DataFrame,
-    customers: pd.DataFrame,
-    spec: FeatureSpec,
-    history: pd.DataFrame | None = None,
-    need: frozenset[str] | None = None,
-) -> pd.DataFrame:
+def _customer_frame(customers: pd.DataFrame) -> pd.DataFrame:
+    """The customers' static attributes, validated, indexed by ``customer_id`` (built once;
+    every chunk of the spine reads its rows)."""
     _require(customers, "customers", ["customer_id", "signup_date"])
     ids = customers["customer_id"].astype("str")
     dup = ids[ids.duplicated()]
@@ -864,6 +860,17 @@ def _account_features(
         },
         index=pd.Index(ids.to_numpy(), name="customer_id"),
     )
+    return cust
+
+
+def _account_features(
+    work: pd.DataFrame,
+    cust: pd.DataFrame,
+    spec: FeatureSpec,
+    history: pd.DataFrame | None = None,
+    need: frozenset[str] | None = None,
+) -> pd.DataFrame:
+    """The account columns of the spine rows ``work`` (``cust``: ``_customer_frame``)."""
     m = cust.reindex(work["customer_id"].to_numpy())
     # An attribute the account history dates takes the value in force at as_of (see _in_force);
     # the customers table's value is today's extract and is then never used for it.
