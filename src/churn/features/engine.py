@@ -346,7 +346,7 @@ def build_features(
     if out.empty:
         return _finish(out, pd.DataFrame(index=pd.RangeIndex(0)), spec, columns)
     work = _work(out)
-    store = _Store(len(out), columns, hidden=need - {c.name for c in columns})
+    store = _Store(len(out), columns, hidden=need - {c.name for c in columns}, spec=spec)
     for _, parts in _each_chunk(work, tables, spec, need, (progress, engine)):
         for part in parts:
             store.put(part)
@@ -385,7 +385,7 @@ def iter_features(
     work = _work(out)
     for chunk, parts in _each_chunk(work, tables, spec, need, (progress, engine)):
         rows = chunk["_row"].to_numpy()
-        store = _Store(len(rows), columns, hidden=need - {c.name for c in columns})
+        store = _Store(len(rows), columns, hidden=need - {c.name for c in columns}, spec=spec)
         for part in parts:
             # Every part is indexed by the chunk's rows in chunk order: renumbered from 0.
             store.put(part.reindex(rows).set_axis(np.arange(len(rows))))
@@ -1559,18 +1559,26 @@ class _Store:
     ``hidden``: numeric columns other columns are derived from, kept apart and not returned."""
 
     def __init__(
-        self, n_rows: int, columns: list[FeatureColumn], hidden: Iterable[str] = ()
+        self,
+        n_rows: int,
+        columns: list[FeatureColumn],
+        hidden: Iterable[str] = (),
+        spec: FeatureSpec | None = None,
     ) -> None:
         self.columns = columns
         numeric = [c.name for c in columns if c.feature.dtype != "category"]
         self.pos = {name: j for j, name in enumerate(numeric)}
         self.block = np.full((n_rows, len(numeric)), np.nan, dtype="float64", order="F")
         self.hidden = {name: np.full(n_rows, np.nan) for name in sorted(hidden)}
-        self.other = {
-            c.name: np.full(n_rows, None, dtype=object)
+        # Category columns as codes into the spec's fixed list (-1: missing), not Python
+        # strings: a chunk's values are new str objects, 0.3 GB per 2M rows and 3 columns.
+        spec = spec if spec is not None else FeatureSpec()
+        self.levels = {
+            c.name: list(getattr(spec, c.feature.levels))
             for c in columns
             if c.feature.dtype == "category" and c.feature.levels is not None
         }
+        self.other = {name: np.full(n_rows, -1, dtype="int32") for name in self.levels}
 
     def _numeric(self, name: str) -> np.ndarray:
         return self.block[:, self.pos[name]] if name in self.pos else self.hidden[name]
@@ -1583,7 +1591,8 @@ class _Store:
                 values = pd.to_numeric(part[name], errors="coerce")
                 self._numeric(name)[rows] = values.to_numpy(dtype="float64", na_value=np.nan)
             elif name in self.other:
-                self.other[name][rows] = part[name].to_numpy(dtype=object)
+                values = part[name].to_numpy(dtype=object)
+                self.other[name][rows] = pd.Categorical(values, self.levels[name]).codes
 
     def numeric(self, names: Iterable[str]) -> pd.DataFrame:
         """The numeric columns ``names`` as filled so far (no registry fill yet), by ``_row``."""
@@ -1611,8 +1620,7 @@ class _Store:
         if column.name in self.other:
             # A fixed category list (from the spec) keeps LightGBM's category codes identical
             # between training and scoring; unseen values become missing.
-            cats = getattr(spec, column.feature.levels)
-            return pd.Categorical(self.other[column.name], categories=list(cats))
+            return pd.Categorical.from_codes(self.other[column.name], self.levels[column.name])
         if column.name != "nps_last_category":
             raise ChurnError(f"feature {column.name!r} is a category without levels")
         last = body["nps_last"].to_numpy() if "nps_last" in body else self.hidden["nps_last"]
@@ -1632,6 +1640,6 @@ def _finish(
     out: pd.DataFrame, feats: pd.DataFrame, spec: FeatureSpec, columns: list[FeatureColumn]
 ) -> pd.DataFrame:
     """Cast, fill and order the columns as the registry declares them (a frame of features)."""
-    store = _Store(len(out), columns)
+    store = _Store(len(out), columns, spec=spec)
     store.put(feats.reindex(np.arange(len(out))))
     return store.finish(out, spec)
