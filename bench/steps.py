@@ -2,6 +2,8 @@
 
     python bench/steps.py load DATA
     python bench/steps.py features DATA     # 26 weekly snapshots, the whole feature set
+    python bench/steps.py features DATA common          # only the registry's common set
+    python bench/steps.py features DATA "" stream       # streamed to Parquet (1M customers)
     python bench/steps.py peer DATA         # hand-written DuckDB SQL, the common feature set
     python bench/steps.py floor DATA        # one scan of every event table: the least possible
     python bench/steps.py train DATA SETTINGS [ROW_BUDGET]   # churn train, its test metrics
@@ -48,22 +50,36 @@ def step_load(folder: Path) -> dict:
     return {"inner_s": round(time.perf_counter() - t, 2), "rows": rows}
 
 
-def step_features(folder: Path) -> dict:
+def step_features(folder: Path, only: str = "", stream: str = "") -> dict:
+    """Load, then ``build_features`` over 26 weekly snapshots: every feature, or the registry
+    subset ``only`` names (``common``: the peer's set). ``stream`` (``"stream"``): chunk by
+    chunk to a Parquet file beside the data, as ``churn features --out`` does, so that the
+    frame is never whole (1M customers); the file is removed afterwards."""
     from churn.data import load_dataset
     from churn.dataset import active_spine
-    from churn.features import FeatureSpec, build_features
+    from churn.features import FeatureSpec, build_features, iter_features
 
     t = time.perf_counter()
     tables = load_dataset(folder)
     load_s = time.perf_counter() - t
     spine = active_spine(tables, snapshot_dates(pd.Timestamp(tables.extraction_date)))
+    spec, subset = FeatureSpec.from_tables(tables), only or None
     t = time.perf_counter()
-    frame = build_features(spine, tables, spec=FeatureSpec.from_tables(tables))
+    if stream:
+        from churn.cli import write_parquet_stream
+
+        out = folder.parent / f"features-{folder.name}.parquet"
+        rows, width = write_parquet_stream(iter_features(spine, tables, spec, only=subset), out)
+        out.unlink()
+    else:
+        frame = build_features(spine, tables, spec=spec, only=subset)
+        rows, width = frame.shape
     return {
         "load_s": round(load_s, 2),
         "inner_s": round(time.perf_counter() - t, 2),
-        "rows": len(frame),
-        "features": frame.shape[1] - 2,
+        "rows": rows,
+        "features": width - 2,
+        "streamed": bool(stream),
     }
 
 

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from churn.errors import ChurnError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pandas as pd
 
 app = typer.Typer(
     help="Proactive customer retention: who is about to leave, why, and what to do about it.",
@@ -463,15 +468,34 @@ def features(
             "'churn[spark]'); overrides the settings' engine.backend. Same values either way.",
         ),
     ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="Build only these features, comma-separated: registry entries (templates "
+            "such as int_tickets_{window}d select every column they generate) or column "
+            "names (see `churn catalogue --data`). Values equal the full build's.",
+        ),
+    ] = None,
+    feature_set: Annotated[
+        str | None,
+        typer.Option(
+            "--feature-set",
+            help="Build a named set of the registry (churn.features.registry.FEATURE_SETS): "
+            "common (the benchmark peer's interaction, NPS and usage features).",
+        ),
+    ] = None,
 ) -> None:
-    """Build point-in-time features for every customer active at each --as-of date."""
-    import os
-    import tempfile
+    """Build point-in-time features for every customer active at each --as-of date.
 
+    All dates are one spine, built chunk by chunk of customers and streamed to the Parquet
+    file, so the whole frame is never in memory; rows come grouped by customer chunk.
+    """
     import pandas as pd
 
     from churn.data import load_dataset
-    from churn.dataset import build_scoring_frame
+    from churn.dataset import scoring_spine
+    from churn.features import iter_features
     from churn.settings import load_settings, settings_from_dict
 
     try:
@@ -482,22 +506,47 @@ def features(
     if engine is not None:  # checked like a settings file's value
         raw = {**settings.model_dump(), "backend": engine}
         settings = settings_from_dict({"engine": raw}, "--engine").engine
+    names = [n for n in (only or "").split(",") if n.strip()] + (
+        [feature_set] if feature_set else []
+    )
     tables = load_dataset(data)
-    frames = [build_scoring_frame(tables, d, progress=True, engine=settings) for d in dates]
-    frame = pd.concat(frames, ignore_index=True)
+    spine = pd.concat([scoring_spine(tables, d) for d in dates], ignore_index=True)
+    frames = iter_features(spine, tables, progress=True, engine=settings, only=names or None)
+    rows, width = write_parquet_stream(frames, out)
+    typer.echo(f"{rows:,} rows x {width - 2} features for {len(dates)} date(s) -> {out}")
+
+
+def write_parquet_stream(frames: Iterable[pd.DataFrame], out: Path) -> tuple[int, int]:
+    """Write ``frames`` (same columns) to one Parquet file, one row group or more each, so
+    that only one frame is in memory at a time; written next to ``out`` and renamed over it
+    at the end, so a crash never leaves a half-written file. Returns (rows, columns)."""
+    import os
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Write next to the target, then rename: a crash never leaves a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".parquet.tmp")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
+    writer, rows, width = None, 0, 0
     try:
-        frame.to_parquet(tmp, index=False)
+        for frame in frames:
+            table = pa.Table.from_pandas(
+                frame, preserve_index=False, schema=writer.schema if writer else None
+            )
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+            rows, width = rows + len(frame), frame.shape[1]
+        if writer is None:
+            raise ChurnError("no feature rows to write")
+        writer.close()
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    typer.echo(
-        f"{len(frame):,} rows x {frame.shape[1] - 2} features for {len(dates)} date(s) -> {out}"
-    )
+    return rows, width
 
 
 @app.command()

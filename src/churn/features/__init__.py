@@ -15,12 +15,14 @@ from churn.features.engine import (
     FeatureSpec,
     activity_columns,
     build_features,
+    iter_features,
     usage_visible_from,
 )
 from churn.features.registry import (
     ACCOUNT_CONTEXT,
     BEHAVIOUR,
     CONTEXT,
+    FEATURE_SETS,
     REGISTRY,
     Feature,
     FeatureColumn,
@@ -28,6 +30,7 @@ from churn.features.registry import (
     expand,
     feature_names,
     lookup,
+    select,
 )
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "BEHAVIOUR",
     "CONTEXT",
     "FAMILIES",
+    "FEATURE_SETS",
     "REGISTRY",
     "Feature",
     "FeatureColumn",
@@ -49,7 +53,9 @@ __all__ = [
     "expand",
     "feature_names",
     "feature_catalogue",
+    "iter_features",
     "lookup",
     "registry_frame",
     "render_reason",
+    "select",
 ]

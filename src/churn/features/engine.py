@@ -82,7 +82,7 @@ from churn.features.registry import (
     OLD_COMPLAINT_DAYS,
     SEAT_METRICS,
     FeatureColumn,
-    expand,
+    select,
     slug,
 )
 from churn.features.registry import seat_pair as _seat_pair
@@ -306,6 +306,7 @@ def build_features(
     spec: FeatureSpec | None = None,
     progress: bool = False,
     engine: EngineSettings | None = None,
+    only: str | Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Point-in-time features for every (customer_id, as_of) row of ``spine``.
 
@@ -323,44 +324,187 @@ def build_features(
     engine
         Where the event families run (the settings' ``engine`` section; ``None``: in-memory
         DuckDB). DuckDB and Spark give the same values (``tests/spark``, ``docs/spark.md``).
+    only
+        Build only these features (``churn.features.registry.select``: names of a
+        ``FEATURE_SETS`` set such as ``"common"``, registry entries or generated columns);
+        ``None``: all. Families and aggregates nobody asked for are not computed, and every
+        value equals the same column of the full build.
 
     Returns
     -------
     pandas.DataFrame
         Exactly one row per spine row, in the same order and with the same index: columns
-        ``customer_id``, ``as_of`` and then ``feature_names(spec)``.
+        ``customer_id``, ``as_of`` and then ``feature_names(spec)`` (those ``only`` selects).
     """
     out = _checked_spine(spine)
     spec = spec if spec is not None else FeatureSpec.from_tables(tables)
-    columns = expand(spec)
+    try:
+        columns = select(spec, only)
+    except KeyError as exc:
+        raise ChurnError(str(exc.args[0])) from None
+    need = _needed(columns)
     if out.empty:
         return _finish(out, pd.DataFrame(index=pd.RangeIndex(0)), spec, columns)
+    work = _work(out)
+    store = _Store(len(out), columns, hidden=need - {c.name for c in columns}, spec=spec)
+    for _, parts in _each_chunk(work, tables, spec, need, (progress, engine)):
+        for part in parts:
+            store.put(part)
+    if spec.activity_history and need & set(PERCENTILES):
+        # Across chunks: a percentile ranks every spine row of the same as_of.
+        store.put(cohort_percentiles(store.numeric(PERCENTILES.values()), work["as_of"]))
+    return store.finish(out, spec)
 
-    # Internal row key: spine rows may repeat (customer, as_of) and carry any index.
-    work = pd.DataFrame(
+
+def iter_features(
+    spine: pd.DataFrame,
+    tables: Tables,
+    spec: FeatureSpec | None = None,
+    progress: bool = False,
+    engine: EngineSettings | None = None,
+    only: str | Sequence[str] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`build_features`, one customer chunk at a time, so that the whole frame never
+    exists: each frame holds every spine row of the chunk's customers (all their dates), in
+    spine order and with the spine's index; together they are ``build_features``' rows, each
+    once, grouped by chunk (``pd.concat(...).sort_index()`` on a unique index equals it).
+
+    With the cross-sectional percentiles (``act_*_pct``, which rank every customer of a date)
+    asked for, the chunks cannot be ranked apart: the whole frame comes as one.
+    """
+    out = _checked_spine(spine)
+    spec = spec if spec is not None else FeatureSpec.from_tables(tables)
+    try:
+        columns = select(spec, only)
+    except KeyError as exc:
+        raise ChurnError(str(exc.args[0])) from None
+    need = _needed(columns)
+    if out.empty or (spec.activity_history and need & set(PERCENTILES)):
+        yield build_features(spine, tables, spec, progress, engine, only)
+        return
+    work = _work(out)
+    for chunk, parts in _each_chunk(work, tables, spec, need, (progress, engine)):
+        rows = chunk["_row"].to_numpy()
+        store = _Store(len(rows), columns, hidden=need - {c.name for c in columns}, spec=spec)
+        for part in parts:
+            # Every part is indexed by the chunk's rows in chunk order: renumbered from 0.
+            store.put(part.reindex(rows).set_axis(np.arange(len(rows))))
+        yield store.finish(out.iloc[rows], spec)
+
+
+#: The event families and the feature-name prefixes each computes.
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "interactions": ("int_",),
+    "nps": ("nps_",),
+    "utilisation": ("util_",),
+    "experience balance": ("exp_",),
+    "lifetime activity": ("act_",),
+}
+#: Columns another column is computed from (kept hidden when only the other is asked for).
+_DEPENDS: dict[str, tuple[str, ...]] = {
+    "nps_last_category": ("nps_last",),
+    **{pct: (days,) for pct, days in PERCENTILES.items()},
+}
+
+
+def _needed(columns: Sequence[FeatureColumn]) -> frozenset[str]:
+    """The names of ``columns`` and of the columns they are derived from."""
+    names = {c.name for c in columns}
+    return frozenset(names.union(*(_DEPENDS.get(n, ()) for n in names)))
+
+
+def _work(out: pd.DataFrame) -> pd.DataFrame:
+    """The spine with an internal row key: spine rows may repeat (customer, as_of) and carry
+    any index."""
+    return pd.DataFrame(
         {
             "customer_id": out["customer_id"].to_numpy(),
             "as_of": out["as_of"].to_numpy().astype(_US),
             "_row": np.arange(len(out), dtype="int64"),
         }
     )
-    store = _Store(len(out), columns)
-    store.put(_account_features(work, tables.customers, spec, tables.account_history))
+
+
+def _each_chunk(
+    work: pd.DataFrame,
+    tables: Tables,
+    spec: FeatureSpec,
+    need: frozenset[str],
+    how: tuple[bool, EngineSettings | None],
+) -> Iterator[tuple[pd.DataFrame, list[pd.DataFrame]]]:
+    """Per customer chunk of the spine: its rows of ``work`` and the frames of the columns
+    ``need`` names (account, then event families), each indexed by the chunk's ``_row``.
+
+    Only one chunk's tables, events and features exist at a time; the customers table is
+    validated once and the account history cut by chunk like the events.
+    """
+    progress, engine = how
+    families = [f for f, prefixes in _FAMILIES.items() if any(n.startswith(prefixes) for n in need)]
+    account = any(n.startswith("acct_") for n in need)
+    cust = _customer_frame(tables.customers) if account else None
+    history = tables.account_history
+    names = _tables_for(families)
+    if account and history is not None and "customer_id" in history and len(history):
+        names += ("account_history",)
     n_parts = _n_parts(work, tables, spec)
-    families = 5 if spec.activity_history else 4
-    backend = connect(engine)
+    dates = work["as_of"].unique()
+    backend = connect(engine) if families else None
     try:
-        with _progress_bar(progress, n_parts * families) as advance:
-            for chunk, chunk_tables in _chunks(work, tables, n_parts):
-                # Prepared per chunk: only one chunk's copy of the event tables exists at a time.
-                events = _prepare_events(chunk_tables, spec)
-                store.put(_chunk_features(chunk, events, spec, advance, backend))
+        with _progress_bar(progress, n_parts * max(len(families), 1)) as advance:
+            for chunk, part in _chunks(work, tables, n_parts, names):
+                parts = []
+                if account:
+                    hist = part.account_history
+                    parts.append(_account_features(chunk, cust, spec, hist, need))
+                if backend is not None:
+                    # Prepared per chunk: only one chunk's copy of the events exists at a time.
+                    events = _prepare_events(part, spec, families)
+                    coded, events = _coded(chunk, events)
+                    frame = _chunk_features(
+                        coded, events, spec, advance, backend, families, need, dates
+                    )
+                    backend.release()
+                    parts.append(frame)
+                elif account:
+                    advance("account")
+                yield chunk, parts
     finally:
-        backend.release()
-    if spec.activity_history:
-        # Across chunks: a percentile ranks every spine row of the same as_of.
-        store.put(cohort_percentiles(store.numeric(PERCENTILES.values()), work["as_of"]))
-    return store.finish(out, spec)
+        if backend is not None:
+            backend.release()
+
+
+def _coded(chunk: pd.DataFrame, events: _Events) -> tuple[pd.DataFrame, _Events]:
+    """The chunk and its events with ``customer_id`` as integer codes of the chunk's customers,
+    without the events of customers the chunk does not hold (they never join a spine row).
+
+    Every join, partition and sort of the engine is on ``customer_id``: on integers they cost
+    a fraction of what they do on strings. No value depends on the code itself.
+    """
+    ids = pd.Index(pd.unique(chunk["customer_id"]))
+
+    def coded(frame: pd.DataFrame) -> pd.DataFrame:
+        if "customer_id" not in frame:
+            return frame
+        code = ids.get_indexer(frame["customer_id"])
+        keep = code >= 0
+        return frame[keep].assign(customer_id=code[keep]).reset_index(drop=True)
+
+    tables = {k: coded(getattr(events, k)) for k in ("interactions", "nps", "usage", "balance")}
+    return coded(chunk), replace(events, **tables)
+
+
+def _tables_for(families: Sequence[str]) -> tuple[str, ...]:
+    """The event tables the families read."""
+    reads = {
+        "interactions": ("interactions",),
+        "nps": ("nps",),
+        "utilisation": ("usage",),
+        "experience balance": ("interactions", "nps"),
+        "lifetime activity": ("usage",),
+    }
+    return tuple(
+        t for t in ("interactions", "nps", "usage") if any(t in reads[f] for f in families)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,12 +542,17 @@ def _require(frame: pd.DataFrame, table: str, cols: Sequence[str]) -> None:
         )
 
 
-def _prepare_events(tables: Tables, spec: FeatureSpec) -> _Events:
-    """The event tables the engine queries, each with the instant a record became visible."""
-    inter = _prepare_interactions(tables.interactions)
-    nps = _prepare_nps(tables.nps)
-    usage = _prepare_usage(tables, spec)
-    balance = _balance_events(inter, nps, spec)
+def _prepare_events(
+    tables: Tables, spec: FeatureSpec, families: Sequence[str] = tuple(_FAMILIES)
+) -> _Events:
+    """The event tables the engine queries, each with the instant a record became visible;
+    those no family of ``families`` reads are left empty (never prepared)."""
+    reads = set(_tables_for(families))
+    none = pd.DataFrame()
+    inter = _prepare_interactions(tables.interactions) if "interactions" in reads else none
+    nps = _prepare_nps(tables.nps) if "nps" in reads else none
+    usage = _prepare_usage(tables, spec) if "usage" in reads else none
+    balance = _balance_events(inter, nps, spec) if "experience balance" in families else none
     lookback = pd.Timedelta(days=max((*spec.windows, 120, 365)))
     return _Events(inter, nps, usage, balance, lookback)
 
@@ -567,21 +716,27 @@ def _chunk_features(
     spec: FeatureSpec,
     advance: Callable[[str], None],
     backend: Backend,
+    families: Sequence[str] = tuple(_FAMILIES),
+    need: frozenset[str] | None = None,
+    dates: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Every event feature of one chunk of the spine, on an engine holding only its events."""
-    engine = _Engine(events, spec, materialise=False, backend=backend)
-    families: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
-        ("interactions", engine.interactions),
-        ("nps", engine.nps),
-        ("utilisation", engine.usage),
-        ("experience balance", engine.balance),
-    ]
-    if spec.activity_history:
-        families.append(("lifetime activity", lambda c: lifetime_activity(engine, c)))
+    """The event features ``need`` names (``None``: all) of one chunk of the spine, from the
+    ``families`` that compute them, on an engine holding only the chunk's events; ``dates``:
+    the whole spine's snapshot dates (every chunk then runs the same queries)."""
+    engine = _Engine(events, spec, materialise=False, backend=backend, need=need, dates=dates)
+    run: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+        "interactions": engine.interactions,
+        "nps": engine.nps,
+        "utilisation": engine.usage,
+        "experience balance": engine.balance,
+        "lifetime activity": lambda c: lifetime_activity(engine, c),
+    }
     chunk_parts = []
-    for label, fn in families:
+    for label in families:
+        if label == "lifetime activity" and not spec.activity_history:
+            continue
         advance(label)
-        chunk_parts.append(fn(chunk))
+        chunk_parts.append(run[label](chunk))
     return pd.concat(chunk_parts, axis=1)
 
 
@@ -627,16 +782,19 @@ def _split(frame: pd.DataFrame, n_parts: int) -> Callable[[int], pd.DataFrame]:
 
 
 def _chunks(
-    work: pd.DataFrame, tables: Tables, n_parts: int
+    work: pd.DataFrame,
+    tables: Tables,
+    n_parts: int,
+    names: Sequence[str] = ("interactions", "nps", "usage"),
 ) -> Iterator[tuple[pd.DataFrame, Tables]]:
     """The spine split by a hash of the customer, each part with every one of its snapshot
-    dates and only its customers' event rows: every event is read once, for all snapshots at
-    once, and the joined frame of a part stays bounded. Features of a (customer, as_of) depend
-    only on that customer's records, so the split cannot change a value."""
+    dates and only its customers' rows of the event tables ``names`` (the others are not
+    read): every event is read once, for all snapshots at once, and the joined frame of a
+    part stays bounded. Features of a (customer, as_of) depend only on that customer's
+    records, so the split cannot change a value."""
     if n_parts <= 1:
         yield work, tables
         return
-    names = ("interactions", "nps", "usage")
     split = {name: _split(getattr(tables, name), n_parts) for name in names}
     spine = _split(work, n_parts)
     for b in range(n_parts):
@@ -676,12 +834,9 @@ class _progress_bar:
 # --------------------------------------------------------------------------------------------
 
 
-def _account_features(
-    work: pd.DataFrame,
-    customers: pd.DataFrame,
-    spec: FeatureSpec,
-    history: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+def _customer_frame(customers: pd.DataFrame) -> pd.DataFrame:
+    """The customers' static attributes, validated, indexed by ``customer_id`` (built once;
+    every chunk of the spine reads its rows)."""
     _require(customers, "customers", ["customer_id", "signup_date"])
     ids = customers["customer_id"].astype("str")
     dup = ids[ids.duplicated()]
@@ -705,12 +860,24 @@ def _account_features(
         },
         index=pd.Index(ids.to_numpy(), name="customer_id"),
     )
+    return cust
+
+
+def _account_features(
+    work: pd.DataFrame,
+    cust: pd.DataFrame,
+    spec: FeatureSpec,
+    history: pd.DataFrame | None = None,
+    need: frozenset[str] | None = None,
+) -> pd.DataFrame:
+    """The account columns of the spine rows ``work`` (``cust``: ``_customer_frame``)."""
     m = cust.reindex(work["customer_id"].to_numpy())
     # An attribute the account history dates takes the value in force at as_of (see _in_force);
     # the customers table's value is today's extract and is then never used for it.
     lookup = _InForce(history, work)
+    uses = {"contract_months": "acct_days_to_renewal"}
     for attr in ("plan", "segment", "region", "arr", "contract_months"):
-        if attr in spec.history:
+        if attr in spec.history and (need is None or uses.get(attr, f"acct_{attr}") in need):
             m[attr] = lookup(attr)
     as_of = work["as_of"].to_numpy()
     day = np.timedelta64(1, "D")
@@ -735,7 +902,9 @@ def _account_features(
         },
         index=work["_row"].to_numpy(),
     )
-    if spec.history:
+    changed = ("acct_seats_change_90d", "acct_arr_change_90d", "acct_downgraded_90d",
+               "acct_downgraded_180d", "acct_upgraded_180d")  # fmt: skip
+    if spec.history and (need is None or need & set(changed)):
         changes = _change_features(lookup, spec)
         for name, values in changes.items():
             feats[name] = values
@@ -753,64 +922,76 @@ class _InForce:
 
     No ASOF join: the rows are ordered by when they became known, a running maximum of
     ``valid_from`` marks the rows that took over (a late-recorded backdated row does not
-    override a later one), their values are carried forward, and ``pandas.merge_asof`` on
-    sorted frames (strictly before) picks the latest for each row; in SQL or Spark the same is a
-    range join ``avail < at`` with a ``row_number`` per snapshot row.
+    override a later one), their values are carried forward, and a binary search on sorted
+    keys (customer, then instant; strictly before) picks the latest for each row, the last of
+    rows known at the same instant (the one with the latest ``valid_from``), as
+    ``pandas.merge_asof`` would; in SQL or Spark the same is a range join ``avail < at`` with
+    a ``row_number`` per snapshot row. Customers are integer codes shared by the spine and the
+    history, so no lookup compares strings.
     """
 
     def __init__(self, history: pd.DataFrame | None, work: pd.DataFrame) -> None:
         self.history = history if history is not None else pd.DataFrame()
         self.work = work
-        self._rows: dict[str, pd.DataFrame] = {}
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        ids = work["customer_id"].to_numpy()
+        theirs = self.history["customer_id"].astype("str").to_numpy() if len(self.history) else []
+        codes, _ = pd.factorize(np.concatenate([ids, np.asarray(theirs, dtype=object)]))
+        self._codes, self._history_codes = codes[: len(ids)], codes[len(ids) :]
 
     def __call__(self, attr: str, days_before: int = 0) -> np.ndarray:
-        at = (self.work["as_of"] - pd.Timedelta(days=days_before)).astype(_US)
-        left = pd.DataFrame(
-            {"customer_id": self.work["customer_id"].to_numpy(), "at": at.to_numpy()}
-        )
-        left["_pos"] = np.arange(len(left))
+        at = (self.work["as_of"] - pd.Timedelta(days=days_before)).to_numpy().astype(_US)
         if attr not in self._rows:
             self._rows[attr] = self._known(attr)
-        rows = self._rows[attr]
-        if rows.empty:
-            return np.full(len(left), np.nan, dtype=object if attr in _TEXT_ATTRS else "float64")
-        got = pd.merge_asof(
-            left.sort_values("at", kind="stable"),
-            rows,
-            left_on="at",
-            right_on="avail",
-            by="customer_id",
-            allow_exact_matches=False,
-            direction="backward",
-        ).sort_values("_pos")
-        out = got["value"].to_numpy()
-        return out if attr in _TEXT_ATTRS else out.astype("float64")
+        code, avail, value = self._rows[attr]
+        text = attr in _TEXT_ATTRS
+        out = np.full(len(at), np.nan, dtype=object if text else "float64")
+        if not len(code):
+            return out
+        # One sortable integer key per (customer, instant): instants replaced by their rank
+        # among the history's instants and the snapshot instants (exact, and small).
+        at_us, avail_us = at.astype("int64"), avail.astype("int64")
+        instants = np.unique(np.concatenate([avail_us, np.unique(at_us)]))
+        width = np.int64(len(instants) + 1)
+        key = code * width + np.searchsorted(instants, avail_us)
+        want = self._codes.astype("int64") * width + np.searchsorted(instants, at_us)
+        # The last row whose key is strictly below: same customer and known strictly before.
+        pos = np.searchsorted(key, want, side="left") - 1
+        hit = pos >= 0
+        hit[hit] = code[pos[hit]] == self._codes[hit]
+        out[hit] = value[pos[hit]]
+        return out
 
-    def _known(self, attr: str) -> pd.DataFrame:
-        """The rows carrying ``attr``, keyed by when each became known (``avail``), each with
-        the value in force from then on, sorted by ``avail``."""
+    def _known(self, attr: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows carrying ``attr``: customer codes, when each became known (``avail``) and
+        the value in force from then on, sorted by customer, ``avail`` and ``valid_from``."""
         h = self.history
         if attr not in h or h.empty:
-            return pd.DataFrame(columns=["customer_id", "avail", "value"])
+            return np.zeros(0, "int64"), np.zeros(0, _US), np.zeros(0)
         valid = _ts(h, "valid_from")
         rec = _ts(h, "recorded_at").fillna(valid)
         value = h[attr].astype("str") if attr in _TEXT_ATTRS else _num(h, attr)
         rows = pd.DataFrame(
             {
-                "customer_id": h["customer_id"].astype("str"),
+                "code": self._history_codes.astype("int64"),
                 "avail": np.maximum(valid, rec),
                 "valid": valid,
                 "value": value.where(h[attr].notna()),
             }
         )
         rows = rows.dropna(subset=["avail", "value"])
-        rows = rows.sort_values(["customer_id", "avail", "valid"], kind="stable")
+        rows = rows.sort_values(["code", "avail", "valid"], kind="stable")
         # The row with the latest valid_from so far (per customer, in the order rows became
         # known) holds the value; the first row of a customer always leads, so ffill stays inside
         # each customer.
-        lead = rows["valid"] >= rows.groupby("customer_id")["valid"].cummax()
-        rows["value"] = rows["value"].where(lead).ffill()
-        return rows[["customer_id", "avail", "value"]].sort_values("avail", kind="stable")
+        lead = rows["valid"] >= rows.groupby("code")["valid"].cummax()
+        held = rows["value"].where(lead).ffill()
+        dtype = object if attr in _TEXT_ATTRS else "float64"
+        return (
+            rows["code"].to_numpy(),
+            rows["avail"].to_numpy().astype(_US),
+            held.to_numpy(dtype=dtype),
+        )
 
 
 _TEXT_ATTRS = ("plan", "segment", "region")
@@ -884,6 +1065,8 @@ class _Engine:
         spec: FeatureSpec,
         materialise: bool = True,
         backend: Backend | None = None,
+        need: frozenset[str] | None = None,
+        dates: np.ndarray | None = None,
     ) -> None:
         import ibis
 
@@ -891,17 +1074,29 @@ class _Engine:
         self.spec = spec
         self.events = events
         self.backend = backend if backend is not None else connect()
+        # The columns asked for; None: every column (see build_features' ``only``).
+        self.need = need
         # With one chunk every table is read once, so keeping a copy buys nothing.
         self.materialise = materialise
-        self.inter = self._table(events.interactions)
-        self.nps_t = self._table(events.nps)
-        self.usage_t = self._table(events.usage)
-        self.balance_t = self._table(events.balance)
+        self.dates = dates
+        self.inter = self._table(events.interactions, "interactions")
+        self.nps_t = self._table(events.nps, "nps")
+        self.usage_t = self._table(events.usage, "usage")
+        self.balance_t = self._table(events.balance, "balance")
 
         self._cache: dict[str, Any] = {}
+        self._spine_of: pd.DataFrame | None = None
+        self._spine_t: Any = None
 
-    def _table(self, frame: pd.DataFrame) -> Any:
-        return self.backend.table(frame, keep=self.materialise)
+    def wants(self, *names: str) -> bool:
+        """Whether any of the columns ``names`` is asked for."""
+        return self.need is None or any(n in self.need for n in names)
+
+    def _table(self, frame: pd.DataFrame, role: str) -> Any:
+        # A table no asked-for family reads is never prepared (no columns) nor registered.
+        if not len(frame.columns):
+            return None
+        return self.backend.table(frame, keep=True if self.materialise else None, role=role)
 
     def _cached(self, name: str, build: Callable[[], Any]) -> Any:
         """Keep a running-total table once (numbered, see ``_asof``); every chunk reuses it."""
@@ -917,11 +1112,23 @@ class _Engine:
         self.backend.release()
 
     def _spine(self, chunk: pd.DataFrame) -> Any:
-        return self.backend.table(chunk[["customer_id", "as_of", "_row"]])
+        # One table per chunk (an engine serves one chunk), shared by every family's queries.
+        if self._spine_of is not chunk:
+            self._spine_t = self.backend.table(
+                chunk[["customer_id", "as_of", "_row"]], role="spine"
+            )
+            self._spine_of = chunk
+        return self._spine_t
 
-    @staticmethod
-    def _bounds(chunk: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
-        return pd.Timestamp(chunk["as_of"].min()), pd.Timestamp(chunk["as_of"].max())
+    def _dates(self, chunk: pd.DataFrame) -> np.ndarray:
+        """The snapshot dates the queries are written for: the whole spine's when known (so
+        every chunk runs the same SQL), else the chunk's."""
+        return self.dates if self.dates is not None else chunk["as_of"].unique()
+
+    def _bounds(self, chunk: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+        # Only prunes events no snapshot can see: the spine's bounds serve every chunk.
+        dates = self._dates(chunk)
+        return pd.Timestamp(dates.min()), pd.Timestamp(dates.max())
 
     def _asof(self, spine: Any, cum: Any, cols: Sequence[str]) -> Any:
         """For each spine row, the values of the last ``cum`` row with ``key < as_of``.
@@ -976,7 +1183,7 @@ class _Engine:
         ibis = self.ibis
         s = self._spine(chunk)
         cols = list(ops)
-        dates = chunk["as_of"].unique()
+        dates = self._dates(chunk)
         if len(dates) == 1:
             raw = stream()
             cut = ibis.literal(pd.Timestamp(dates[0]).to_pydatetime())
@@ -1008,9 +1215,40 @@ class _Engine:
     # ---- interactions ----------------------------------------------------------------------
 
     def interactions(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        windowed = self._interactions_windowed(chunk)
+        out = windowed
+        # Unbounded lookback: last contact, open tickets, old open complaints, all from ONE
+        # running-total table and one as-of join (see _interaction_stream).
+        old = f"int_open_complaints_{OLD_COMPLAINT_DAYS}d"
+        resolution = self.spec.has_resolution and self.wants("int_open_tickets", old)
+        ops = {"last_t": "max"} if self.wants("int_days_since_contact") else {}
+        if resolution:
+            ops |= {"n_open": "sum", "n_old": "sum"}
+        if ops:
+            stream = lambda: self._interaction_stream(resolution, list(ops))  # noqa: E731
+            at = self._running_at(f"cum_interactions_{len(ops)}", chunk, stream, ops)
+            if "last_t" in ops:
+                at = at.mutate(days_since=lambda x: _days(x.as_of, x.last_t))
+            res = self._frame(self._run(at), chunk)
+            if "last_t" in ops:
+                out["int_days_since_contact"] = res["days_since"]
+            if resolution:
+                out["int_open_tickets"] = res["n_open"].fillna(0)
+                out[old] = res["n_old"].fillna(0)
+        if "_n30" in out:
+            n30, nprev = out.pop("_n30").fillna(0), out.pop("_nprev90").fillna(0)
+            # Contact rate last 30 days vs the 90 days before, with add-one smoothing so that
+            # a first contact after a quiet spell gives a finite, large ratio instead of inf.
+            out["int_trend_30d_90d"] = (n30 + 1.0) / (nprev / 3.0 + 1.0)
+        return out
+
+    def _interactions_windowed(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """The windowed interaction columns asked for, from one range join and ``GROUP BY``."""
         ibis, spec, i = self.ibis, self.spec, self.inter
         lo, hi = self._bounds(chunk)
         s = self._spine(chunk)
+        # The join window is the same whatever is asked for: the resolution means read the
+        # tickets opened within it.
         max_w = max((*spec.windows, 120))
         # Only events that can fall inside some snapshot's window of this chunk.
         ev = i.filter(i.t >= lo - pd.Timedelta(days=max_w), i.avail < hi)
@@ -1027,15 +1265,17 @@ class _Engine:
         def since(days: int) -> Any:
             return j.t >= j.as_of - ibis.interval(days=days)
 
-        aggs: dict[str, Any] = {}
+        counts: dict[str, Any] = {}
         for w in spec.windows:
-            aggs[f"int_tickets_{w}d"] = j.t.count(where=since(w))
+            counts[f"int_tickets_{w}d"] = since(w)
             for c in spec.channels:
-                aggs[f"int_ch_{slug(c)}_{w}d"] = j.t.count(where=since(w) & (j.channel == c))
+                counts[f"int_ch_{slug(c)}_{w}d"] = since(w) & (j.channel == c)
             for c in spec.categories:
-                aggs[f"int_cat_{slug(c)}_{w}d"] = j.t.count(where=since(w) & (j.category == c))
-        aggs["_n30"] = j.t.count(where=since(30))
-        aggs["_nprev90"] = j.t.count(where=~since(30) & since(120))
+                counts[f"int_cat_{slug(c)}_{w}d"] = since(w) & (j.category == c)
+        aggs = {k: j.t.count(where=cond) for k, cond in counts.items() if self.wants(k)}
+        if self.wants("int_trend_30d_90d"):
+            aggs["_n30"] = j.t.count(where=since(30))
+            aggs["_nprev90"] = j.t.count(where=~since(30) & since(120))
         # Resolved in the last 90 days, and the resolution known then: the ticket was recorded
         # before as_of (join) and resolved before it. A resolution at/after as_of is unknown.
         done = (
@@ -1043,38 +1283,22 @@ class _Engine:
             & (j.resolved_at < j.as_of)
             & (j.resolved_at >= j.as_of - ibis.interval(days=90))
         )
-        if spec.has_resolution:
-            took = _days(j.resolved_at, j.t)
-            aggs["int_resolution_days_mean_90d"] = took.mean(where=done)
-            aggs["int_resolution_days_max_90d"] = took.max(where=done)
+        took = _days(j.resolved_at, j.t)
         # CSAT is collected at resolution and sentiment is scored on the closed conversation
         # (in the simulator it reflects how slowly the ticket was resolved): on a ticket still
         # open at as_of either value was filled in later, so only resolved tickets count.
-        if spec.has_csat:
-            aggs["int_csat_mean_90d"] = j.csat.mean(where=done)
-        if spec.has_sentiment:
-            aggs["int_sentiment_mean_90d"] = j.sentiment.mean(where=done)
-        windowed = self._frame(self._run(j.group_by("_row").aggregate(**aggs)), chunk)
+        late = {
+            "int_resolution_days_mean_90d": (spec.has_resolution, lambda: took.mean(where=done)),
+            "int_resolution_days_max_90d": (spec.has_resolution, lambda: took.max(where=done)),
+            "int_csat_mean_90d": (spec.has_csat, lambda: j.csat.mean(where=done)),
+            "int_sentiment_mean_90d": (spec.has_sentiment, lambda: j.sentiment.mean(where=done)),
+        }
+        aggs |= {k: agg() for k, (on, agg) in late.items() if on and self.wants(k)}
+        if not aggs:
+            return pd.DataFrame(index=chunk["_row"].to_numpy())
+        return self._frame(self._run(j.group_by("_row").aggregate(**aggs)), chunk)
 
-        # Unbounded lookback: last contact, open tickets, old open complaints, all from ONE
-        # running-total table and one as-of join (see _interaction_stream).
-        ops = {"last_t": "max", "n_open": "sum", "n_old": "sum"}
-        at = self._running_at("cum_interactions", chunk, self._interaction_stream, ops)
-        res = self._frame(
-            self._run(at.mutate(days_since=lambda x: _days(x.as_of, x.last_t))), chunk
-        )
-        out = windowed
-        out["int_days_since_contact"] = res["days_since"]
-        n30, nprev = out.pop("_n30").fillna(0), out.pop("_nprev90").fillna(0)
-        # Contact rate last 30 days vs the 90 days before, with add-one smoothing so that a
-        # first contact after a quiet spell gives a finite, large ratio instead of inf.
-        out["int_trend_30d_90d"] = (n30 + 1.0) / (nprev / 3.0 + 1.0)
-        if spec.has_resolution:
-            out["int_open_tickets"] = res["n_open"].fillna(0)
-            out[f"int_open_complaints_{OLD_COMPLAINT_DAYS}d"] = res["n_old"].fillna(0)
-        return out
-
-    def _interaction_stream(self) -> Any:
+    def _interaction_stream(self, resolution: bool, cols: Sequence[str]) -> Any:
         """Changes per customer, keyed by the instant each became visible (see _running_at).
 
         Each ticket contributes +1 to ``n_open`` when it becomes visible (``avail``) and -1 when
@@ -1082,7 +1306,9 @@ class _Engine:
         tickets opened and recorded before as_of and not resolved strictly before as_of (one
         resolved at or after as_of was open then). ``n_old`` does the same for complaints from
         the instant they are older than 14 days (``t + 14d < as_of``). ``last_t`` is the running
-        max of the interaction time, i.e. the last contact known at as_of.
+        max of the interaction time, i.e. the last contact known at as_of. Without
+        ``resolution`` only the first part (tickets becoming visible) is streamed; ``cols``:
+        the running columns asked for.
         """
         ibis, i = self.ibis, self.inter
         # Every branch of the union gets one explicit type: a materialised DuckDB table reports
@@ -1090,7 +1316,7 @@ class _Engine:
         ts = "timestamp(6)"
         ts_null = ibis.null(ts)
         parts = [i.select("customer_id", key=i.avail.cast(ts), d_open=1, d_old=0, t=i.t.cast(ts))]
-        if self.spec.has_resolution:
+        if resolution:
             done = i.filter(i.resolved_at.notnull())
             parts.append(
                 done.select(
@@ -1115,7 +1341,8 @@ class _Engine:
                 )
             )
         stream = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-        return stream.rename(n_open="d_open", n_old="d_old", last_t="t")
+        stream = stream.rename(n_open="d_open", n_old="d_old", last_t="t")
+        return stream.select("customer_id", "key", *cols)
 
     # ---- nps -------------------------------------------------------------------------------
 
@@ -1126,30 +1353,36 @@ class _Engine:
         lo, hi = self._bounds(chunk)
         s = self._spine(chunk)
         year = ibis.interval(days=365)
-        a = n.filter(n.answered, n.t >= lo - pd.Timedelta(days=365), n.avail < hi)
-        ja = s.join(a, [s.customer_id == a.customer_id, a.avail < s.as_of, a.t >= s.as_of - year])
-        answers = ja.group_by("_row").aggregate(
-            nps_min_180d=ja.score.min(where=ja.t >= ja.as_of - ibis.interval(days=180)),
-            nps_responses_365d=ja.score.count(),
-        )
-        e = n.filter(n.sent >= lo - pd.Timedelta(days=365), n.send_avail < hi)
-        js = s.join(
-            e, [s.customer_id == e.customer_id, e.send_avail < s.as_of, e.sent >= s.as_of - year]
-        )
-        # An answer given, or recorded, at/after as_of was not known: the survey was pending.
-        sends = js.group_by("_row").aggregate(
-            _sent=js.sent.count(),
-            _sent_answered=js.sent.count(where=js.answered & (js.avail < js.as_of)),
-        )
-        out = self._frame(self._run(answers), chunk)
-        return out.join(self._frame(self._run(sends), chunk))
+        out = pd.DataFrame(index=chunk["_row"].to_numpy())
+        if self.wants("nps_min_180d", "nps_responses_365d"):
+            a = n.filter(n.answered, n.t >= lo - pd.Timedelta(days=365), n.avail < hi)
+            ja = s.join(
+                a, [s.customer_id == a.customer_id, a.avail < s.as_of, a.t >= s.as_of - year]
+            )
+            answers = ja.group_by("_row").aggregate(
+                nps_min_180d=ja.score.min(where=ja.t >= ja.as_of - ibis.interval(days=180)),
+                nps_responses_365d=ja.score.count(),
+            )
+            out = out.join(self._frame(self._run(answers), chunk))
+        if self.wants("nps_response_rate_365d"):
+            e = n.filter(n.sent >= lo - pd.Timedelta(days=365), n.send_avail < hi)
+            js = s.join(
+                e,
+                [s.customer_id == e.customer_id, e.send_avail < s.as_of, e.sent >= s.as_of - year],
+            )
+            # An answer given, or recorded, at/after as_of was not known: the survey was pending.
+            sends = js.group_by("_row").aggregate(
+                _sent=js.sent.count(),
+                _sent_answered=js.sent.count(where=js.answered & (js.avail < js.as_of)),
+            )
+            out = out.join(self._frame(self._run(sends), chunk))
+        return out
 
-    def nps(self, chunk: pd.DataFrame) -> pd.DataFrame:
+    def _nps_last(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """Last and previous response, unbounded lookback, in the order they became known."""
         n = self.nps_t
         s = self._spine(chunk)
-        windowed = self._nps_windowed(chunk)
 
-        # Last and previous response, unbounded lookback, in the order they became known.
         def build_last() -> Any:
             ans = n.filter(n.answered)
             g = ans.group_by(["customer_id", "avail"]).aggregate(
@@ -1161,82 +1394,38 @@ class _Engine:
             ).rename(key="avail")
 
         g = self._cached("cum_nps_last", build_last)
-        last = self._frame(
-            self._run(
-                self._asof(s, g, ["last", "previous", "last_t"]).mutate(
-                    days_since=lambda x: _days(x.as_of, x.last_t)
-                )
-            ),
-            chunk,
+        expr = self._asof(s, g, ["last", "previous", "last_t"]).mutate(
+            days_since=lambda x: _days(x.as_of, x.last_t)
         )
+        return self._frame(self._run(expr), chunk)
+
+    def nps(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        windowed = self._nps_windowed(chunk)
         out = pd.DataFrame(index=windowed.index)
-        out["nps_last"] = last["last"].astype("float64")
-        out["nps_previous"] = last["previous"].astype("float64")
-        out["nps_delta"] = out["nps_last"] - out["nps_previous"]
-        out["nps_min_180d"] = windowed["nps_min_180d"].astype("float64")
-        out["nps_days_since_response"] = last["days_since"]
-        out["nps_responses_365d"] = windowed["nps_responses_365d"].fillna(0)
-        sent = windowed["_sent"].fillna(0)
-        # Silence is a signal: the share of surveys sent in the last year whose answer was
-        # known at as_of (a survey still pending then counts as unanswered).
-        out["nps_response_rate_365d"] = (windowed["_sent_answered"].fillna(0) / sent).where(
-            sent > 0
-        )
+        if self.wants("nps_last", "nps_previous", "nps_delta", "nps_days_since_response"):
+            last = self._nps_last(chunk)
+            out["nps_last"] = last["last"].astype("float64")
+            out["nps_previous"] = last["previous"].astype("float64")
+            out["nps_delta"] = out["nps_last"] - out["nps_previous"]
+            out["nps_days_since_response"] = last["days_since"]
+        if "nps_min_180d" in windowed:
+            out["nps_min_180d"] = windowed["nps_min_180d"].astype("float64")
+            out["nps_responses_365d"] = windowed["nps_responses_365d"].fillna(0)
+        if "_sent" in windowed:
+            sent = windowed["_sent"].fillna(0)
+            # Silence is a signal: the share of surveys sent in the last year whose answer was
+            # known at as_of (a survey still pending then counts as unanswered).
+            answered = windowed["_sent_answered"].fillna(0)
+            out["nps_response_rate_365d"] = (answered / sent).where(sent > 0)
         return out
 
     # ---- usage -----------------------------------------------------------------------------
 
     def usage(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        ibis, spec, u = self.ibis, self.spec, self.usage_t
-        lo, hi = self._bounds(chunk)
-        s = self._spine(chunk)
-        out = pd.DataFrame(index=chunk["_row"].to_numpy())
-        metrics = list(spec.usage_metrics)
-        if metrics:
-            ev = u.filter(u.end > lo - pd.Timedelta(days=120), u.avail < hi)
-            # Visible: avail < as_of, the one rule of usage_visible_from.
-            j = s.join(
-                ev,
-                [
-                    s.customer_id == ev.customer_id,
-                    ev.avail < s.as_of,
-                    ev.end > s.as_of - ibis.interval(days=120),
-                ],
-            )
-            in30 = j.end > j.as_of - ibis.interval(days=30)
-            prev90 = ~in30
-            in90 = j.end > j.as_of - ibis.interval(days=90)
-            x = _days(j.end, j.as_of)  # days before as_of (<= 0), the regression's time axis
-            aggs: dict[str, Any] = {}
-            for m in metrics:
-                c = j[f"m_{slug(m)}"]
-                k = slug(m)
-                aggs[f"{k}__30"] = c.mean(where=in30)
-                aggs[f"{k}__prev"] = c.mean(where=prev90)
-                aggs[f"{k}__mean90"] = c.mean(where=in90)
-                aggs[f"{k}__std90"] = c.std(where=in90)
-                aggs[f"{k}__cov"] = x.cov(c, where=in90 & c.notnull())
-                aggs[f"{k}__var"] = x.var(where=in90 & c.notnull())
-            pair = _seat_pair(metrics)
-            if pair:
-                act, seats = (j[f"m_{slug(p)}"] for p in pair)
-                both = in30 & act.notnull() & seats.notnull()
-                aggs["_act30"] = act.sum(where=both)
-                aggs["_seats30"] = seats.sum(where=both)
-            r = self._frame(self._run(j.group_by("_row").aggregate(**aggs)), chunk)
-            for m in metrics:
-                k = slug(m)
-                lvl, prev, mean90 = r[f"{k}__30"], r[f"{k}__prev"], r[f"{k}__mean90"]
-                out[f"util_{k}_30d"] = lvl
-                # Decline shows as a ratio below 1; undefined when there was nothing before.
-                out[f"util_{k}_ratio_30d_90d"] = (lvl / prev).where(prev > 0)
-                # Least-squares slope per day, as a share of the 90-day mean per 30 days.
-                slope = r[f"{k}__cov"] / r[f"{k}__var"].where(r[f"{k}__var"] > 0)
-                out[f"util_{k}_slope_90d"] = (slope * 30.0 / mean90).where(mean90 > 0)
-                out[f"util_{k}_cv_90d"] = (r[f"{k}__std90"] / mean90).where(mean90 > 0)
-            if pair:
-                seats = r["_seats30"]
-                out["util_seat_utilisation_30d"] = (r["_act30"] / seats).where(seats > 0)
+        out = self._usage_windowed(chunk)
+        if not self.wants("util_days_since_active"):
+            return out
+        u = self.usage_t
 
         # Unbounded: end of the last visible period with activity.
         def stream() -> Any:
@@ -1246,6 +1435,82 @@ class _Engine:
         at = self._running_at("cum_last_active", chunk, stream, {"last_end": "max"})
         last = self._frame(self._run(at.mutate(days=lambda x: _days(x.as_of, x.last_end))), chunk)
         out["util_days_since_active"] = last["days"].to_numpy()
+        return out
+
+    def _usage_aggregates(self, j: Any) -> dict[str, Any]:
+        """The windowed usage aggregates the asked-for columns are computed from."""
+        ibis, metrics = self.ibis, list(self.spec.usage_metrics)
+        in30 = j.end > j.as_of - ibis.interval(days=30)
+        prev90 = ~in30
+        in90 = j.end > j.as_of - ibis.interval(days=90)
+        x = _days(j.end, j.as_of)  # days before as_of (<= 0), the regression's time axis
+        aggs: dict[str, Any] = {}
+        for m in metrics:
+            c = j[f"m_{slug(m)}"]
+            k = slug(m)
+            level, ratio = f"util_{k}_30d", f"util_{k}_ratio_30d_90d"
+            slope, cv = f"util_{k}_slope_90d", f"util_{k}_cv_90d"
+            if self.wants(level, ratio):
+                aggs[f"{k}__30"] = c.mean(where=in30)
+            if self.wants(ratio):
+                aggs[f"{k}__prev"] = c.mean(where=prev90)
+            if self.wants(slope, cv):
+                aggs[f"{k}__mean90"] = c.mean(where=in90)
+            if self.wants(cv):
+                aggs[f"{k}__std90"] = c.std(where=in90)
+            if self.wants(slope):
+                aggs[f"{k}__cov"] = x.cov(c, where=in90 & c.notnull())
+                aggs[f"{k}__var"] = x.var(where=in90 & c.notnull())
+        pair = _seat_pair(metrics)
+        if pair and self.wants("util_seat_utilisation_30d"):
+            act, seats = (j[f"m_{slug(p)}"] for p in pair)
+            both = in30 & act.notnull() & seats.notnull()
+            aggs["_act30"] = act.sum(where=both)
+            aggs["_seats30"] = seats.sum(where=both)
+        return aggs
+
+    def _usage_windowed(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """Levels, ratios, slopes, spreads and seat use, from one range join and ``GROUP BY``."""
+        ibis, u = self.ibis, self.usage_t
+        out = pd.DataFrame(index=chunk["_row"].to_numpy())
+        if not self.spec.usage_metrics:
+            return out
+        lo, hi = self._bounds(chunk)
+        s = self._spine(chunk)
+        ev = u.filter(u.end > lo - pd.Timedelta(days=120), u.avail < hi)
+        # Visible: avail < as_of, the one rule of usage_visible_from.
+        j = s.join(
+            ev,
+            [
+                s.customer_id == ev.customer_id,
+                ev.avail < s.as_of,
+                ev.end > s.as_of - ibis.interval(days=120),
+            ],
+        )
+        aggs = self._usage_aggregates(j)
+        if not aggs:
+            return out
+        r = self._frame(self._run(j.group_by("_row").aggregate(**aggs)), chunk)
+        for m in self.spec.usage_metrics:
+            k = slug(m)
+            if f"{k}__30" in r:
+                lvl = r[f"{k}__30"]
+                out[f"util_{k}_30d"] = lvl
+            if f"{k}__prev" in r:
+                prev = r[f"{k}__prev"]
+                # Decline shows as a ratio below 1; undefined when there was nothing before.
+                out[f"util_{k}_ratio_30d_90d"] = (lvl / prev).where(prev > 0)
+            if f"{k}__cov" in r:
+                # Least-squares slope per day, as a share of the 90-day mean per 30 days.
+                mean90 = r[f"{k}__mean90"]
+                slope = r[f"{k}__cov"] / r[f"{k}__var"].where(r[f"{k}__var"] > 0)
+                out[f"util_{k}_slope_90d"] = (slope * 30.0 / mean90).where(mean90 > 0)
+            if f"{k}__std90" in r:
+                mean90 = r[f"{k}__mean90"]
+                out[f"util_{k}_cv_90d"] = (r[f"{k}__std90"] / mean90).where(mean90 > 0)
+        if "_seats30" in r:
+            seats = r["_seats30"]
+            out["util_seat_utilisation_30d"] = (r["_act30"] / seats).where(seats > 0)
         return out
 
     # ---- experience balance ----------------------------------------------------------------
@@ -1290,33 +1555,48 @@ def activity_columns(metrics: Sequence[str]) -> list[str]:
 class _Store:
     """The output columns, filled chunk by chunk in place: one float64 block (column-major, so
     each column is contiguous and the final frame wraps it without a copy) for the numeric
-    features and one object array per category feature. Rows are the spine's ``_row``."""
+    features and one object array per category feature. Rows are the spine's ``_row``.
+    ``hidden``: numeric columns other columns are derived from, kept apart and not returned."""
 
-    def __init__(self, n_rows: int, columns: list[FeatureColumn]) -> None:
+    def __init__(
+        self,
+        n_rows: int,
+        columns: list[FeatureColumn],
+        hidden: Iterable[str] = (),
+        spec: FeatureSpec | None = None,
+    ) -> None:
         self.columns = columns
         numeric = [c.name for c in columns if c.feature.dtype != "category"]
         self.pos = {name: j for j, name in enumerate(numeric)}
         self.block = np.full((n_rows, len(numeric)), np.nan, dtype="float64", order="F")
-        self.other = {
-            c.name: np.full(n_rows, None, dtype=object)
+        self.hidden = {name: np.full(n_rows, np.nan) for name in sorted(hidden)}
+        # Category columns as codes into the spec's fixed list (-1: missing), not Python
+        # strings: a chunk's values are new str objects, 0.3 GB per 2M rows and 3 columns.
+        spec = spec if spec is not None else FeatureSpec()
+        self.levels = {
+            c.name: list(getattr(spec, c.feature.levels))
             for c in columns
             if c.feature.dtype == "category" and c.feature.levels is not None
         }
+        self.other = {name: np.full(n_rows, -1, dtype="int32") for name in self.levels}
+
+    def _numeric(self, name: str) -> np.ndarray:
+        return self.block[:, self.pos[name]] if name in self.pos else self.hidden[name]
 
     def put(self, part: pd.DataFrame) -> None:
         """Write ``part``'s registry columns into the rows its index names."""
         rows = part.index.to_numpy()
         for name in part.columns:
-            if name in self.pos:
+            if name in self.pos or name in self.hidden:
                 values = pd.to_numeric(part[name], errors="coerce")
-                values = values.to_numpy(dtype="float64", na_value=np.nan)
-                self.block[rows, self.pos[name]] = values
+                self._numeric(name)[rows] = values.to_numpy(dtype="float64", na_value=np.nan)
             elif name in self.other:
-                self.other[name][rows] = part[name].to_numpy(dtype=object)
+                values = part[name].to_numpy(dtype=object)
+                self.other[name][rows] = pd.Categorical(values, self.levels[name]).codes
 
     def numeric(self, names: Iterable[str]) -> pd.DataFrame:
         """The numeric columns ``names`` as filled so far (no registry fill yet), by ``_row``."""
-        return pd.DataFrame({n: self.block[:, self.pos[n]] for n in names})
+        return pd.DataFrame({n: self._numeric(n) for n in names})
 
     def finish(self, out: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
         """Fill, cast and order the columns as the registry declares them (in place)."""
@@ -1340,11 +1620,10 @@ class _Store:
         if column.name in self.other:
             # A fixed category list (from the spec) keeps LightGBM's category codes identical
             # between training and scoring; unseen values become missing.
-            cats = getattr(spec, column.feature.levels)
-            return pd.Categorical(self.other[column.name], categories=list(cats))
+            return pd.Categorical.from_codes(self.other[column.name], self.levels[column.name])
         if column.name != "nps_last_category":
             raise ChurnError(f"feature {column.name!r} is a category without levels")
-        last = body["nps_last"].to_numpy()
+        last = body["nps_last"].to_numpy() if "nps_last" in body else self.hidden["nps_last"]
         band = np.where(
             np.isnan(last),
             None,
@@ -1361,6 +1640,6 @@ def _finish(
     out: pd.DataFrame, feats: pd.DataFrame, spec: FeatureSpec, columns: list[FeatureColumn]
 ) -> pd.DataFrame:
     """Cast, fill and order the columns as the registry declares them (a frame of features)."""
-    store = _Store(len(out), columns)
+    store = _Store(len(out), columns, spec=spec)
     store.put(feats.reindex(np.arange(len(out))))
     return store.finish(out, spec)

@@ -533,3 +533,62 @@ def lookup(name: str) -> FeatureColumn:
     raise KeyError(
         f"feature {name!r} is not in the catalogue; declare it in churn.features.registry.REGISTRY"
     )
+
+
+#: Named feature sets, declared once: what ``build_features(only=...)``, ``churn features
+#: --feature-set`` and the benchmark's ``features_common`` step build. A member is a registry
+#: entry as declared (a template selects every column it generates for the data) or one
+#: generated column; a generated member the data does not produce (no ``complaint`` category)
+#: is skipped. ``common`` is the registry's nearest match to the hand-written DuckDB peer of
+#: the benchmark (bench/steps.py ``PEER_SQL``): interaction and complaint counts per window,
+#: days since the last contact, the last NPS score and the responses of the last year, and each
+#: usage metric's 30-day mean and its ratio to the 90 days before (the peer's 30/90-day means).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "common": (
+        "int_tickets_{window}d",
+        "int_cat_complaint_30d",
+        "int_cat_complaint_90d",
+        "int_cat_complaint_180d",
+        "int_days_since_contact",
+        "nps_last",
+        "nps_responses_365d",
+        "util_{metric}_30d",
+        "util_{metric}_ratio_30d_90d",
+    ),
+}
+
+
+def select(spec: FeatureSpec, only: str | Sequence[str] | None = None) -> list[FeatureColumn]:
+    """The columns of ``expand(spec)`` that ``only`` names, in output order (``None``: all).
+
+    ``only`` holds names of :data:`FEATURE_SETS`, registry entries as declared (templates
+    included: ``"int_tickets_{window}d"``) or generated columns (``"int_tickets_30d"``); a
+    comma-separated string is split.
+
+    Raises
+    ------
+    KeyError
+        For a name that is none of these, or a generated column ``spec`` does not produce.
+    """
+    columns = expand(spec)
+    if only is None:
+        return columns
+    names = [n.strip() for n in only.split(",")] if isinstance(only, str) else list(only)
+    wanted: set[str] = set()
+    built = {c.name for c in columns}
+    for name in (n for n in names if n):
+        if name in FEATURE_SETS:
+            members = FEATURE_SETS[name]
+            wanted |= {c.name for c in columns if c.feature.name in members} | (
+                built & set(members)
+            )
+        elif name in _BY_NAME:
+            wanted |= {c.name for c in columns if c.feature.name == name}
+        elif name in built:
+            wanted.add(name)
+        else:
+            lookup(name)  # a KeyError naming it when no entry matches
+            raise KeyError(f"feature {name!r} is not built for this dataset (see churn catalogue)")
+    if not wanted:
+        raise KeyError(f"no feature selected by {names!r}")
+    return [c for c in columns if c.name in wanted]
