@@ -366,3 +366,41 @@ def test_training_starts_a_warmup_after_the_event_history_not_the_first_signup()
     # Without any events, the first signup starts the history.
     empty = replace(tables, usage=empty_table("usage"))
     assert first_snapshot(empty, settings.snapshots) == pd.Timestamp("2016-03-31")
+
+
+def test_split_masks_take_the_rows_their_parts_take():
+    """compare.py selects the logistic baseline's rows by ``mask``: for both split kinds it must
+    be exactly the rows ``part`` returns (the fixed-as_of split lacked it)."""
+    from churn.modeling.protocol import FixedAsOfSplit
+    from churn.modeling.training import OutOfTimeSplit
+
+    dates = pd.date_range("2025-01-06", periods=6, freq="7D")
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i % 5}" for i in range(30)],
+            "as_of": np.repeat(dates, 5),
+            "label": [np.nan if i % 7 == 0 else float(i % 2) for i in range(30)],
+        }
+    )
+    fixed = FixedAsOfSplit(
+        fit_dates=tuple(dates[:3]),
+        valid_dates=(),
+        test_dates=(dates[5],),
+        gap_days=7,
+        valid_customers=frozenset({"C1", "C3"}),
+        test_horizon_days=28,
+    )
+    rolling = OutOfTimeSplit(
+        fit_dates=tuple(dates[:2]),
+        valid_dates=tuple(dates[2:4]),
+        test_dates=(dates[5],),
+        gap_days=7,
+    )
+    for split, names in (
+        (fixed, ("fit", "valid", "train", "test")),
+        (rolling, ("fit", "valid", "train", "test")),
+    ):
+        for name in names:
+            taken = frame[split.mask(frame, name)]
+            pd.testing.assert_frame_equal(taken, split.part(frame, name))
+            assert len(taken) > 0

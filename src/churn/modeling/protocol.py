@@ -51,6 +51,18 @@ class FixedAsOfSplit:
         held = train["customer_id"].astype("str").isin(self.valid_customers)
         return {"fit": train.loc[~held], "valid": train.loc[held]}[name]
 
+    def mask(self, frame: pd.DataFrame, name: str) -> np.ndarray:
+        """Which rows of ``frame`` :meth:`part` takes, without copying them."""
+        labelled(frame.iloc[:0])  # the key-column check, without copying the frame
+        known = frame["label"].notna()
+        if name == "test":
+            return (known & frame["as_of"].isin(pd.DatetimeIndex(self.test_dates))).to_numpy()
+        train = known & frame["as_of"].isin(pd.DatetimeIndex(self.fit_dates))
+        if name == "train":
+            return train.to_numpy()
+        held = frame["customer_id"].astype("str").isin(self.valid_customers)
+        return (train & (held if name == "valid" else ~held)).to_numpy()
+
     def describe(self) -> dict[str, str]:
         """Date ranges, JSON-safe, for run parameters and model metadata."""
 
