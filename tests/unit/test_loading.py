@@ -771,3 +771,26 @@ def test_the_dataset_schema_names_every_table_and_key():
     }
     assert set(schema["properties"]["tables"]["properties"]) == set(SPECS)
     assert schema["$defs"]["TableConfig"]["additionalProperties"] is False
+
+
+def test_handed_over_frames_are_freed_as_checked_and_others_left_alone(tmp_path):
+    """Loading hands its source frames over (``consume``) so a table is never held twice; a
+    caller of ``validate_tables`` keeps its frames untouched and gets the same tables."""
+    import weakref
+
+    from churn.data.validation import validate_tables
+
+    frames = {
+        "customers": customers().assign(signup_date=lambda d: pd.to_datetime(d["signup_date"]))
+    }
+    kept = {k: v.copy() for k, v in frames.items()}
+    plain = validate_tables(frames, extraction_date=pd.Timestamp("2025-01-01"))
+    assert set(frames) == {"customers"}
+    pd.testing.assert_frame_equal(frames["customers"], kept["customers"])
+    source = frames["customers"]
+    gone = weakref.ref(source)
+    del source
+    handed = validate_tables(frames, extraction_date=pd.Timestamp("2025-01-01"), consume=True)
+    assert frames == {}
+    assert gone() is None  # nothing inside the tables keeps the source frame alive
+    pd.testing.assert_frame_equal(handed.customers, plain.customers)

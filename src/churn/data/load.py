@@ -90,7 +90,8 @@ def load_dataset(path: str | Path, *, log_warnings: bool = True) -> Tables:
             )
             frame = map_columns(name, frame, config.table(name), findings, label=file.name)
         frames[name] = frame
-    tables = validate_mapped(frames, config, findings)
+        del frame  # the dict holds it: validate_mapped frees each table once it is checked
+    tables = validate_mapped(frames, config, findings, consume=True)
     if log_warnings:
         for warning in tables.warnings:
             log.warning(warning)

@@ -244,10 +244,16 @@ def customers_from_events(name: str, frame: pd.DataFrame, date_format: str | Non
 
 
 def validate_mapped(
-    mapped: Mapping[str, pd.DataFrame | None], config: DatasetConfig, findings: Findings
+    mapped: Mapping[str, pd.DataFrame | None],
+    config: DatasetConfig,
+    findings: Findings,
+    consume: bool = False,
 ) -> Tables:
-    """Validate mapped frames as the config says: aggregate usage, derive customers, check."""
-    mapped = dict(mapped)
+    """Validate mapped frames as the config says: aggregate usage, derive customers, check.
+
+    ``consume``: ``mapped`` is a dict handed over, emptied as each table is checked (see
+    ``validate_tables``), so loading holds each table once."""
+    mapped = mapped if consume and isinstance(mapped, dict) else dict(mapped)
     usage_cfg = config.table("usage")
     if usage_cfg.aggregate and mapped.get("usage") is not None:
         mapped["usage"] = aggregate_usage(mapped["usage"], usage_cfg.aggregate, findings)
@@ -269,4 +275,5 @@ def validate_mapped(
         inactivity_days=config.churn.inactivity_days,
         name=config.name,
         findings=findings,
+        consume=True,  # ``mapped`` is ours here, or handed over
     )
