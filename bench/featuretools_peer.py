@@ -65,33 +65,21 @@ def _entityset(tables: dict[str, pd.DataFrame]):
         dataframe=tables["customers"][["customer_id", "signup_date"]],
         index="customer_id",
     )
-    es.add_dataframe(
-        dataframe_name="interactions",
-        dataframe=tables["interactions"].reset_index(drop=True),
-        index="interaction_id",
-        make_index=True,
-        time_index="known",
-        logical_types={"ts_days": Double, "is_complaint": Boolean},
-    )
-    es.add_dataframe(
-        dataframe_name="nps",
-        dataframe=tables["nps"].reset_index(drop=True),
-        index="nps_id",
-        make_index=True,
-        time_index="timestamp",
-        logical_types={"score": Double},
-    )
-    es.add_dataframe(
-        dataframe_name="usage",
-        dataframe=tables["usage"].reset_index(drop=True),
-        index="usage_id",
-        make_index=True,
-        time_index="week_end",
-        logical_types=dict.fromkeys(METRICS, Double),
-    )
-    for child in ("interactions", "nps", "usage"):
+    events = {  # table: (time index, logical types)
+        "interactions": ("known", {"ts_days": Double, "is_complaint": Boolean}),
+        "nps": ("timestamp", {"score": Double}),
+        "usage": ("week_end", dict.fromkeys(METRICS, Double)),
+    }
+    for child, (time_index, types) in events.items():
+        es.add_dataframe(
+            dataframe_name=child,
+            dataframe=tables[child].reset_index(drop=True),
+            index=f"{child}_id",
+            make_index=True,
+            time_index=time_index,
+            logical_types=types,
+        )
         es.add_relationship("customers", "customer_id", child, "customer_id")
-    es["interactions"].ww.columns["is_complaint"].metadata["interesting_values"] = [True]
     es.add_interesting_values(dataframe_name="interactions", values={"is_complaint": [True]})
     return es
 

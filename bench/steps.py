@@ -66,10 +66,10 @@ def step_features(folder: Path, only: str = "", stream: str = "") -> dict:
     spec, subset = FeatureSpec.from_tables(tables), only or None
     t = time.perf_counter()
     if stream:
-        from churn.cli import write_parquet_stream
+        from churn._files import write_parquet_frames
 
         out = folder.parent / f"features-{folder.name}.parquet"
-        rows, width = write_parquet_stream(iter_features(spine, tables, spec, only=subset), out)
+        rows, width = write_parquet_frames(iter_features(spine, tables, spec, only=subset), out)
         out.unlink()
     else:
         frame = build_features(spine, tables, spec=spec, only=subset)

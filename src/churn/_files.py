@@ -17,14 +17,39 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from churn.errors import ChurnError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Permissions of a written file: readable by others (the files are meant to be shared), where
 #: ``mkstemp`` alone would make it private.
 FILE_MODE = 0o644
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; on a clean exit it is fsynced and renamed
+    over ``path``, on an exception removed (``path`` left as it was). For writers that need a
+    file name of their own (a Parquet writer streaming row groups)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            # On disk before the rename: after a crash the new name never points at lost data.
+            os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
@@ -42,21 +67,40 @@ def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
     pathlib.Path
         ``path``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            # On disk before the rename: after a crash the new name never points at lost data.
-            os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_parquet_frames(frames: Iterable[pd.DataFrame], path: str | Path) -> tuple[int, int]:
+    """Write ``frames`` (same columns) atomically to one Parquet file, a row group or more
+    each, so that only one frame is in memory at a time. Returns (rows, columns).
+
+    Raises
+    ------
+    ChurnError
+        ``frames`` is empty.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = width = 0
+    with atomic_path(path) as tmp:
+        writer = None
+        try:
+            for frame in frames:
+                schema = writer.schema if writer is not None else None
+                table = pa.Table.from_pandas(frame, preserve_index=False, schema=schema)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows, width = rows + len(frame), frame.shape[1]
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ChurnError("no feature rows to write")
+    return rows, width
 
 
 def write_text_atomically(path: str | Path, text: str, encoding: str = "utf-8") -> Path:

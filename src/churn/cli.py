@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from churn.errors import ChurnError
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    import pandas as pd
 
 app = typer.Typer(
     help="Proactive customer retention: who is about to leave, why, and what to do about it.",
@@ -493,6 +488,7 @@ def features(
     """
     import pandas as pd
 
+    from churn._files import write_parquet_frames
     from churn.data import load_dataset
     from churn.dataset import scoring_spine
     from churn.features import iter_features
@@ -512,41 +508,8 @@ def features(
     tables = load_dataset(data)
     spine = pd.concat([scoring_spine(tables, d) for d in dates], ignore_index=True)
     frames = iter_features(spine, tables, progress=True, engine=settings, only=names or None)
-    rows, width = write_parquet_stream(frames, out)
+    rows, width = write_parquet_frames(frames, out)
     typer.echo(f"{rows:,} rows x {width - 2} features for {len(dates)} date(s) -> {out}")
-
-
-def write_parquet_stream(frames: Iterable[pd.DataFrame], out: Path) -> tuple[int, int]:
-    """Write ``frames`` (same columns) to one Parquet file, one row group or more each, so
-    that only one frame is in memory at a time; written next to ``out`` and renamed over it
-    at the end, so a crash never leaves a half-written file. Returns (rows, columns)."""
-    import os
-    import tempfile
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    writer, rows, width = None, 0, 0
-    try:
-        for frame in frames:
-            table = pa.Table.from_pandas(
-                frame, preserve_index=False, schema=writer.schema if writer else None
-            )
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-            rows, width = rows + len(frame), frame.shape[1]
-        if writer is None:
-            raise ChurnError("no feature rows to write")
-        writer.close()
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return rows, width
 
 
 @app.command()

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from churn.cli import app, write_parquet_stream
+from churn._files import write_parquet_frames
+from churn.cli import app
 from churn.data import load_dataset
 from churn.dataset import scoring_spine
 from churn.features import FeatureSpec, build_features, iter_features
@@ -67,5 +68,5 @@ def test_a_stream_that_fails_leaves_no_file(tmp_path):
 
     out = tmp_path / "f.parquet"
     with pytest.raises(RuntimeError, match="half way"):
-        write_parquet_stream(frames(), out)
+        write_parquet_frames(frames(), out)
     assert list(tmp_path.iterdir()) == []

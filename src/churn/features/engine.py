@@ -336,13 +336,7 @@ def build_features(
         Exactly one row per spine row, in the same order and with the same index: columns
         ``customer_id``, ``as_of`` and then ``feature_names(spec)`` (those ``only`` selects).
     """
-    out = _checked_spine(spine)
-    spec = spec if spec is not None else FeatureSpec.from_tables(tables)
-    try:
-        columns = select(spec, only)
-    except KeyError as exc:
-        raise ChurnError(str(exc.args[0])) from None
-    need = _needed(columns)
+    out, spec, columns, need = _plan(spine, tables, spec, only)
     if out.empty:
         return _finish(out, pd.DataFrame(index=pd.RangeIndex(0)), spec, columns)
     work = _work(out)
@@ -372,13 +366,7 @@ def iter_features(
     With the cross-sectional percentiles (``act_*_pct``, which rank every customer of a date)
     asked for, the chunks cannot be ranked apart: the whole frame comes as one.
     """
-    out = _checked_spine(spine)
-    spec = spec if spec is not None else FeatureSpec.from_tables(tables)
-    try:
-        columns = select(spec, only)
-    except KeyError as exc:
-        raise ChurnError(str(exc.args[0])) from None
-    need = _needed(columns)
+    out, spec, columns, need = _plan(spine, tables, spec, only)
     if out.empty or (spec.activity_history and need & set(PERCENTILES)):
         yield build_features(spine, tables, spec, progress, engine, only)
         return
@@ -405,6 +393,19 @@ _DEPENDS: dict[str, tuple[str, ...]] = {
     "nps_last_category": ("nps_last",),
     **{pct: (days,) for pct, days in PERCENTILES.items()},
 }
+
+
+def _plan(
+    spine: pd.DataFrame, tables: Tables, spec: FeatureSpec | None, only: str | Sequence[str] | None
+) -> tuple[pd.DataFrame, FeatureSpec, list[FeatureColumn], frozenset[str]]:
+    """The checked spine, the spec, the columns ``only`` selects and every column they need."""
+    out = _checked_spine(spine)
+    spec = spec if spec is not None else FeatureSpec.from_tables(tables)
+    try:
+        columns = select(spec, only)
+    except KeyError as exc:
+        raise ChurnError(str(exc.args[0])) from None
+    return out, spec, columns, _needed(columns)
 
 
 def _needed(columns: Sequence[FeatureColumn]) -> frozenset[str]:
