@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "settings": 1,
     "_files": 1,
     "_progress": 1,
+    "_memory": 1,
     "data": 2,
     "simulate": 2,
     "spine": 3,

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from churn._memory import release_free_memory
 from churn.contract import TABLE_NAMES, Tables
 from churn.data.config import DatasetConfig, DatasetConfigError, load_config
 from churn.data.mapping import map_columns, validate_mapped
@@ -91,6 +92,7 @@ def load_dataset(path: str | Path, *, log_warnings: bool = True) -> Tables:
             frame = map_columns(name, frame, config.table(name), findings, label=file.name)
         frames[name] = frame
         del frame  # the dict holds it: validate_mapped frees each table once it is checked
+        release_free_memory()  # the reader's buffers (churn._memory)
     tables = validate_mapped(frames, config, findings, consume=True)
     if log_warnings:
         for warning in tables.warnings:
